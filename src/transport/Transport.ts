@@ -1,0 +1,63 @@
+/**
+ * The `Transport` service: unreliable, size-bounded packets and reliable
+ * streams between `host:port` addresses. The engine never touches sockets; it
+ * only sees this interface, so the same engine runs on UDP/TCP or on the
+ * in-memory `SimNetwork`.
+ */
+import { Context, Schema } from "effect"
+import type { Effect, Queue, Scope } from "effect"
+
+/** Why a transport operation failed. */
+export const TransportReason = Schema.Literals([
+  "Unreachable",
+  "Refused",
+  "Timeout",
+  "Closed",
+  "TooLarge",
+  "BadAddress",
+  "Bind",
+  "Io"
+])
+export type TransportReason = typeof TransportReason.Type
+
+export class TransportError extends Schema.TaggedError<TransportError>()("TransportError", {
+  reason: TransportReason,
+  address: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A datagram as received. `at` is the Clock time of arrival, in millis. */
+export interface InboundPacket {
+  readonly from: string
+  readonly bytes: Uint8Array
+  readonly at: number
+}
+
+/** One reliable, ordered byte stream (one request and at most one response). */
+export interface StreamConnection {
+  /** The peer's address as the transport sees it (not an identity: TCP source ports are ephemeral). */
+  readonly remote: string
+  /** The next chunk of bytes; fails with reason `Closed` once the peer has closed. */
+  readonly read: Effect.Effect<Uint8Array, TransportError>
+  write(bytes: Uint8Array): Effect.Effect<void, TransportError>
+  /** Closes the stream; idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+export interface TransportShape {
+  /** The address and port other nodes use to reach this node. */
+  readonly advertise: { readonly addr: Uint8Array; readonly port: number }
+  /** The largest datagram this transport carries; bigger sends fail with `TooLarge`. */
+  readonly maxPacketSize: number
+  /** Best effort: a lost packet is not an error. */
+  sendPacket(to: string, bytes: Uint8Array): Effect.Effect<void, TransportError>
+  /** Inbound datagrams, in arrival order (bounded; overflow is dropped and counted). */
+  readonly packets: Queue.Dequeue<InboundPacket>
+  /** Opens a stream to `to` within `timeoutMillis`; it closes with the scope. */
+  dial(to: string, timeoutMillis: number): Effect.Effect<StreamConnection, TransportError, Scope.Scope>
+  /** Inbound streams. The consumer must `close` each one when done. */
+  readonly streams: Queue.Dequeue<StreamConnection>
+}
+
+/** How this node reaches others. */
+export class Transport extends Context.Service<Transport, TransportShape>()("effect-gossip/Transport") {}
