@@ -1,0 +1,184 @@
+/**
+ * The `Membership` service: who is in the cluster, as a stream; what happens to
+ * them, as typed events; and the operations a node performs on the cluster.
+ */
+import { Context, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Codec } from "./codec/Codec.ts"
+import { GossipConfig } from "./Config.ts"
+import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError } from "./Errors.ts"
+import type { Member } from "./Member.ts"
+import type { MemberEvent } from "./MemberEvent.ts"
+import * as Msg from "./protocol/Messages.ts"
+import type { NodeStats, UserMessage } from "./runtime/NodeActor.ts"
+import { makeNode } from "./runtime/NodeActor.ts"
+import { Transport } from "./transport/Transport.ts"
+
+export type { NodeStats, UserMessage }
+
+export interface MembershipShape {
+  /** The member table, self included: the current value first, then the table after each change. */
+  readonly members: Stream.Stream<ReadonlyArray<Member>>
+  /** The member table right now. */
+  readonly currentMembers: Effect.Effect<ReadonlyArray<Member>>
+  /** Membership events from the moment the stream starts. */
+  readonly events: Stream.Stream<MemberEvent>
+  /** This node as the cluster sees it. */
+  readonly localMember: Effect.Effect<Member>
+  /** Members that are alive or suspect, self included. */
+  readonly numMembers: Effect.Effect<number>
+  /** Lifeguard local health: 0 is healthy, higher means this node is probably slow. */
+  readonly healthScore: Effect.Effect<number>
+  /**
+   * Contacts each seed address (push/pull with the join flag) and merges its state.
+   * Returns how many answered; fails with `JoinError` when none did.
+   */
+  join(addresses: ReadonlyArray<string>): Effect.Effect<number, JoinError>
+  /**
+   * Leaves gracefully: announces it and waits (up to `leaveTimeout`) until the
+   * announcement has been gossiped. The node keeps answering probes until its scope closes.
+   */
+  readonly leave: Effect.Effect<void, BroadcastTimeoutError>
+  /** Replaces this node's metadata (new incarnation, broadcast) and waits for the broadcast. */
+  updateMetadata(meta: Uint8Array): Effect.Effect<void, MetadataTooLargeError | BroadcastTimeoutError>
+  /** Gossips an application message to every member (piggybacked, retransmit-limited). */
+  broadcast(payload: Uint8Array): Effect.Effect<void, MessageError>
+  /** Sends an application message to one member in a single datagram (may be lost). */
+  sendBestEffort(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
+  /** Sends an application message to one member over a reliable stream. */
+  sendReliable(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
+  /** Application messages received, from the moment the stream starts. */
+  readonly messages: Stream.Stream<UserMessage>
+  /** Packet, error and protocol counters. */
+  readonly stats: Effect.Effect<NodeStats>
+}
+
+/** Cluster membership and failure detection for this node. */
+export class Membership extends Context.Service<Membership, MembershipShape>()("effect-gossip/Membership") {
+  /** Runs a node on the provided `Transport`, `Codec` and `GossipConfig`; it stops when the layer's scope closes. */
+  static readonly layer: Layer.Layer<Membership, never, GossipConfig | Transport | Codec> = Layer.effect(
+    Membership,
+    Effect.gen(function*() {
+      const config = yield* GossipConfig
+      const transport = yield* Transport
+      const codec = yield* Codec
+      const node = yield* makeNode(config, transport, codec)
+
+      const join = Effect.fn("Membership.join")(function*(addresses: ReadonlyArray<string>) {
+        const errors: Array<string> = []
+        let contacted = 0
+        for (const address of addresses) {
+          const result = yield* Effect.result(node.pushPull(address, true))
+          if (result._tag === "Success") contacted++
+          else errors.push(`${address}: ${result.failure.message}`)
+        }
+        if (contacted === 0) {
+          return yield* new JoinError({
+            message: addresses.length === 0 ? "no addresses to join" : `no seed answered (${errors.join("; ")})`,
+            errors
+          })
+        }
+        yield* Effect.logDebug("joined", contacted, "of", addresses.length)
+        return contacted
+      })
+
+      const waitBroadcast = (notify: number, timeout: number, operation: "leave" | "updateMetadata") =>
+        Effect.gen(function*() {
+          if (!(yield* node.call((c) => c.anyAlive()))) return
+          yield* node.awaitBroadcast(notify).pipe(
+            Effect.timeoutOrElse({
+              duration: timeout,
+              orElse: () =>
+                Effect.fail(new BroadcastTimeoutError({ operation, message: `not fully gossiped within ${timeout} ms` }))
+            })
+          )
+        })
+
+      const leave = Effect.gen(function*() {
+        const notify = yield* node.call((c, now) => c.leave(now))
+        if (notify !== undefined) yield* waitBroadcast(notify, config.leaveTimeout, "leave")
+      }).pipe(Effect.withSpan("Membership.leave"))
+
+      const updateMetadata = Effect.fn("Membership.updateMetadata")(function*(meta: Uint8Array) {
+        if (meta.length > config.metaMaxSize) {
+          return yield* new MetadataTooLargeError({ size: meta.length, limit: config.metaMaxSize })
+        }
+        const notify = yield* node.call((c, now) => c.updateMeta(meta, now))
+        yield* waitBroadcast(notify, config.updateTimeout, "updateMetadata")
+      })
+
+      const broadcast = Effect.fnUntraced(function*(payload: Uint8Array) {
+        const bytes = codec.encodeMessage(Msg.user(payload))
+        const error = yield* node.call((c) => {
+          if (c.hasLeft) return "left"
+          if (bytes.length > c.broadcastBudget) return "large"
+          c.queueUserBroadcast(bytes)
+          return undefined
+        })
+        if (error === "left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
+        if (error === "large") {
+          return yield* new MessageError({
+            reason: "TooLarge",
+            message: `${payload.length} bytes do not fit the gossip packet budget of ${config.udpBufferSize}`
+          })
+        }
+      })
+
+      const addressOf = (name: string) =>
+        Effect.flatMap(node.call((c) => c.member(name)), (m) =>
+          m === undefined || m.state === "dead" || m.state === "left"
+            ? Effect.fail(new MessageError({ reason: "UnknownNode", message: `no live member named "${name}"` }))
+            : Effect.succeed(m.address))
+
+      const sendBestEffort = Effect.fnUntraced(function*(member: string, payload: Uint8Array) {
+        const to = yield* addressOf(member)
+        const bytes = codec.encodePacket([codec.encodeMessage(Msg.user(payload))], { checksum: false })
+        if (bytes.length > transport.maxPacketSize) {
+          return yield* new MessageError({
+            reason: "TooLarge",
+            message: `${bytes.length} bytes exceed the packet size limit ${transport.maxPacketSize}`
+          })
+        }
+        yield* transport.sendPacket(to, bytes).pipe(
+          Effect.mapError((e) => new MessageError({ reason: "Transport", message: e.message }))
+        )
+      })
+
+      const sendReliable = Effect.fnUntraced(function*(member: string, payload: Uint8Array) {
+        const to = yield* addressOf(member)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const conn = yield* transport.dial(to, config.tcpTimeout)
+          yield* conn.write(codec.encodeStream(Msg.user(payload), { initiator: true }))
+        })).pipe(Effect.mapError((e) => new MessageError({ reason: "Transport", message: e.message })))
+      })
+
+      return Membership.of({
+        members: SubscriptionRef.changes(node.members),
+        currentMembers: SubscriptionRef.get(node.members),
+        events: Stream.fromPubSub(node.events),
+        localMember: node.call((c) => c.local),
+        numMembers: node.call((c) => c.numMembers),
+        healthScore: node.call((c) => c.awareness.score),
+        join,
+        leave,
+        updateMetadata,
+        broadcast,
+        sendBestEffort,
+        sendReliable,
+        messages: Stream.fromPubSub(node.messages),
+        stats: Effect.sync(() => node.stats())
+      })
+    })
+  )
+
+  /** The member table as a stream, from the `Membership` in context. */
+  static readonly members: Stream.Stream<ReadonlyArray<Member>, never, Membership> = Stream.unwrap(
+    Membership.useSync((m) => m.members)
+  )
+
+  /** Membership events as a stream, from the `Membership` in context. */
+  static readonly events: Stream.Stream<MemberEvent, never, Membership> = Stream.unwrap(
+    Membership.useSync((m) => m.events)
+  )
+}
+
+

@@ -1,0 +1,61 @@
+/**
+ * What the protocol core asks its shell to do. The core decides; the shell
+ * carries these out (sockets, timers, streams, publishing).
+ */
+import type { MemberEvent } from "../MemberEvent.ts"
+
+/** Send one datagram made of these encoded parts (one part bare, several as a compound). */
+export interface SendPacket {
+  readonly _tag: "SendPacket"
+  readonly to: string
+  readonly parts: ReadonlyArray<Uint8Array>
+  readonly checksum: boolean
+}
+
+/** (Re)arm the timer `key` to fire at Clock millis `at`; an armed timer with that key is replaced. */
+export interface SetTimer {
+  readonly _tag: "SetTimer"
+  readonly key: string
+  readonly at: number
+}
+
+export interface CancelTimer {
+  readonly _tag: "CancelTimer"
+  readonly key: string
+}
+
+/** Probe `node` at `to` over a reliable stream, reporting by `deadline` through `tcpPingResult`. */
+export interface TcpPing {
+  readonly _tag: "TcpPing"
+  readonly seqNo: number
+  readonly to: string
+  readonly node: string
+  readonly deadline: number
+}
+
+/** Run a periodic (non-join) push/pull with `to`. */
+export interface StartPushPull {
+  readonly _tag: "StartPushPull"
+  readonly to: string
+  readonly node: string
+}
+
+export interface Publish {
+  readonly _tag: "Publish"
+  readonly event: MemberEvent
+}
+
+/** The broadcast a caller waits on (leave, metadata update) has gone out, or was superseded. */
+export interface BroadcastDone {
+  readonly _tag: "BroadcastDone"
+  readonly notify: number
+}
+
+/** An application message arrived. */
+export interface Deliver {
+  readonly _tag: "Deliver"
+  readonly from: string
+  readonly payload: Uint8Array
+}
+
+export type Output = SendPacket | SetTimer | CancelTimer | TcpPing | StartPushPull | Publish | BroadcastDone | Deliver

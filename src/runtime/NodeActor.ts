@@ -1,0 +1,352 @@
+/**
+ * The Effect shell around `NodeCore`: one actor fiber owns the core and feeds it
+ * one mailbox input at a time; everything the core asks for (packets, timers,
+ * stream exchanges, events) is carried out here. Every fiber lives in the scope
+ * the node is built in, so closing it stops the node completely.
+ */
+import { Cause, Clock, Deferred, Effect, FiberMap, FiberSet, PubSub, Queue, Random, SubscriptionRef } from "effect"
+import type { Scope } from "effect"
+import type { CodecShape } from "../codec/Codec.ts"
+import type { GossipConfigValues } from "../Config.ts"
+import { PushPullError } from "../Errors.ts"
+import type { Member } from "../Member.ts"
+import type { MemberEvent } from "../MemberEvent.ts"
+import * as Msg from "../protocol/Messages.ts"
+import type { PacketMessage, PushPull } from "../protocol/Messages.ts"
+import { NodeCore } from "../protocol/Node.ts"
+import type { Output } from "../protocol/Outputs.ts"
+import type { StreamConnection, TransportShape } from "../transport/Transport.ts"
+import { readStreamMessage } from "./StreamIO.ts"
+
+/** An application message as received. */
+export interface UserMessage {
+  /** The sender's address (`host:port`) as the transport saw it. */
+  readonly from: string
+  readonly payload: Uint8Array
+}
+
+/** Counters of one node. */
+export interface NodeStats {
+  readonly packetsReceived: number
+  readonly packetsSent: number
+  readonly bytesReceived: number
+  readonly bytesSent: number
+  readonly sendErrors: number
+  readonly decodeErrors: number
+  readonly streamErrors: number
+  readonly internalErrors: number
+  readonly probes: number
+  readonly probeFailures: number
+  readonly suspicionsRaised: number
+  readonly refutations: number
+  readonly conflicts: number
+  readonly rejectedAlives: number
+}
+
+type Input =
+  | { readonly _tag: "Packet"; readonly from: string; readonly message: PacketMessage }
+  | { readonly _tag: "Timer"; readonly key: string; readonly generation: number }
+  | { readonly _tag: "TcpPingResult"; readonly seqNo: number; readonly ok: boolean }
+  | { readonly _tag: "Call"; readonly run: (core: NodeCore, now: number) => void }
+
+export interface NodeHandle {
+  readonly core: NodeCore
+  readonly members: SubscriptionRef.SubscriptionRef<ReadonlyArray<Member>>
+  readonly events: PubSub.PubSub<MemberEvent>
+  readonly messages: PubSub.PubSub<UserMessage>
+  /** Runs `f` inside the actor, between two inputs, and returns its result. */
+  call<A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A>
+  /** Waits for a broadcast notification from the core. */
+  awaitBroadcast(notify: number): Effect.Effect<void>
+  /** A push/pull with the node at `address`; merges the answer. */
+  pushPull(address: string, join: boolean): Effect.Effect<void, PushPullError>
+  stats(): NodeStats
+}
+
+export const makeNode = (
+  config: GossipConfigValues,
+  transport: TransportShape,
+  codec: CodecShape
+): Effect.Effect<NodeHandle, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const random = yield* Random.Random
+    const start = yield* Clock.currentTimeMillis
+    const core = new NodeCore({
+      config,
+      encode: (m) => codec.encodeMessage(m),
+      compoundHeaderOverhead: codec.compoundHeaderOverhead,
+      compoundPartOverhead: codec.compoundPartOverhead,
+      packetOverhead: () => codec.packetOverhead,
+      addr: transport.advertise.addr,
+      port: transport.advertise.port,
+      random: () => random.nextDoubleUnsafe()
+    }, start)
+
+    const mailbox = yield* Queue.unbounded<Input>()
+    const timers = yield* FiberMap.make<string>()
+    const background = yield* FiberSet.make()
+    const members = yield* SubscriptionRef.make<ReadonlyArray<Member>>(core.members())
+    const events = yield* PubSub.unbounded<MemberEvent>()
+    const messages = yield* PubSub.unbounded<UserMessage>()
+    const waiters = new Map<number, Deferred.Deferred<void>>()
+    const done = new Set<number>()
+    const timerGeneration = new Map<string, number>()
+    let generation = 0
+    const counters = {
+      packetsReceived: 0,
+      packetsSent: 0,
+      bytesReceived: 0,
+      bytesSent: 0,
+      sendErrors: 0,
+      decodeErrors: 0,
+      streamErrors: 0,
+      internalErrors: 0
+    }
+    const annotate = Effect.annotateLogs({ node: config.name })
+
+    const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>
+      Effect.flatMap(Deferred.make<A>(), (deferred) =>
+        Queue.offer(mailbox, {
+          _tag: "Call",
+          run: (c, now) => {
+            Deferred.doneUnsafe(deferred, Effect.succeed(f(c, now)))
+          }
+        }).pipe(Effect.andThen(Deferred.await(deferred))))
+
+    const awaitBroadcast = (notify: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (done.delete(notify)) return Effect.void
+        return Effect.flatMap(Deferred.make<void>(), (deferred) => {
+          waiters.set(notify, deferred)
+          return Deferred.await(deferred).pipe(Effect.ensuring(Effect.sync(() => waiters.delete(notify))))
+        })
+      })
+
+    const sendPacket = (to: string, bytes: Uint8Array) =>
+      transport.sendPacket(to, bytes).pipe(
+        Effect.tap(() =>
+          Effect.sync(() => {
+            counters.packetsSent++
+            counters.bytesSent += bytes.length
+          })
+        ),
+        Effect.catch((error) =>
+          Effect.sync(() => counters.sendErrors++).pipe(
+            Effect.andThen(Effect.logDebug("send failed", error.reason, to))
+          )
+        )
+      )
+
+    const tcpPing = (seqNo: number, to: string, node: string, deadline: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const budget = Math.max(1, deadline - now)
+        const ok = yield* Effect.scoped(Effect.gen(function*() {
+          const conn = yield* transport.dial(to, budget)
+          const ping = Msg.ping(seqNo, node, transport.advertise.addr, config.name, transport.advertise.port)
+          yield* conn.write(codec.encodeStream(ping, { initiator: true }))
+          const reply = yield* readStreamMessage(conn, codec, { initiator: true })
+          return reply._tag === "Ack" && reply.seqNo === seqNo
+        })).pipe(
+          Effect.timeoutOption(budget),
+          Effect.map((o) => o._tag === "Some" && o.value),
+          Effect.catch(() => Effect.succeed(false))
+        )
+        yield* Queue.offer(mailbox, { _tag: "TcpPingResult", seqNo, ok })
+      })
+
+    const pushPull = (address: string, join: boolean): Effect.Effect<void, PushPullError> =>
+      Effect.scoped(Effect.gen(function*() {
+        const conn = yield* transport.dial(address, config.tcpTimeout)
+        const local = yield* call((c) => c.localState(join))
+        yield* conn.write(codec.encodeStream(local, { initiator: true }))
+        const reply = yield* readStreamMessage(conn, codec, { initiator: true })
+        if (reply._tag === "Err") return yield* new PushPullError({ address, message: `remote error: ${reply.error}` })
+        if (reply._tag !== "PushPull") {
+          return yield* new PushPullError({ address, message: `expected a push/pull reply, got ${reply._tag}` })
+        }
+        const incompatible = yield* call((c, now) => c.mergeRemoteState(reply.nodes, now))
+        if (incompatible !== undefined) return yield* new PushPullError({ address, message: incompatible })
+      })).pipe(
+        Effect.timeoutOrElse({
+          duration: config.tcpTimeout,
+          orElse: () => Effect.fail(new PushPullError({ address, message: "timed out" }))
+        }),
+        Effect.mapError((e) =>
+          e._tag === "PushPullError" ? e : new PushPullError({ address, message: `${e._tag}: ${e.message}` })
+        )
+      )
+
+    /** Answers one inbound stream: push/pull, stream ping or application message. */
+    const serveStream = (conn: StreamConnection) =>
+      Effect.gen(function*() {
+        const request = yield* readStreamMessage(conn, codec, { initiator: false })
+        switch (request._tag) {
+          case "PushPull": {
+            const local: PushPull = yield* call((c) => c.localState(request.join))
+            yield* conn.write(codec.encodeStream(local, { initiator: false }))
+            const incompatible = yield* call((c, now) => c.mergeRemoteState(request.nodes, now))
+            if (incompatible !== undefined) yield* Effect.logWarning("push/pull rejected", incompatible)
+            return
+          }
+          case "Ping": {
+            if (request.node !== "" && request.node !== config.name) return
+            yield* conn.write(codec.encodeStream(Msg.ack(request.seqNo, null), { initiator: false }))
+            return
+          }
+          case "User": {
+            yield* PubSub.publish(messages, { from: conn.remote, payload: request.payload })
+            return
+          }
+          default:
+            yield* conn.write(codec.encodeStream(Msg.errResp(`unexpected ${request._tag}`), { initiator: false }))
+        }
+      }).pipe(
+        Effect.timeoutOrElse({ duration: config.tcpTimeout, orElse: () => Effect.void }),
+        Effect.catch((error) =>
+          Effect.sync(() => counters.streamErrors++).pipe(
+            Effect.andThen(Effect.logDebug("inbound stream failed", error.message)),
+            // memberlist answers a stream it could not read with an error message.
+            Effect.andThen(
+              error._tag === "DecodeError"
+                ? Effect.ignore(conn.write(codec.encodeStream(Msg.errResp(error.message), { initiator: false })))
+                : Effect.void
+            )
+          )
+        ),
+        Effect.ensuring(conn.close),
+        annotate
+      )
+
+    const execute = (o: Output, now: number): Effect.Effect<void> => {
+      switch (o._tag) {
+        case "SendPacket":
+          return sendPacket(o.to, codec.encodePacket(o.parts, { checksum: o.checksum }))
+        case "SetTimer": {
+          const gen = ++generation
+          timerGeneration.set(o.key, gen)
+          return Effect.asVoid(FiberMap.run(
+            timers,
+            o.key,
+            Effect.sleep(Math.max(0, o.at - now)).pipe(
+              Effect.andThen(Queue.offer(mailbox, { _tag: "Timer", key: o.key, generation: gen }))
+            )
+          ))
+        }
+        case "CancelTimer":
+          timerGeneration.delete(o.key)
+          return FiberMap.remove(timers, o.key)
+        case "TcpPing":
+          return Effect.asVoid(FiberSet.run(background, tcpPing(o.seqNo, o.to, o.node, o.deadline)))
+        case "StartPushPull":
+          return Effect.asVoid(FiberSet.run(
+            background,
+            pushPull(o.to, false).pipe(
+              Effect.catch((e) => Effect.logDebug("periodic push/pull failed", o.node, e.message)),
+              annotate
+            )
+          ))
+        case "Publish":
+          return Effect.asVoid(PubSub.publish(events, o.event))
+        case "BroadcastDone": {
+          const waiter = waiters.get(o.notify)
+          if (waiter !== undefined) return Effect.asVoid(Deferred.succeed(waiter, undefined))
+          done.add(o.notify)
+          return Effect.void
+        }
+        case "Deliver":
+          return Effect.asVoid(PubSub.publish(messages, { from: o.from, payload: o.payload }))
+      }
+    }
+
+    const handle = (input: Input, now: number): void => {
+      switch (input._tag) {
+        case "Packet":
+          return core.handlePacket(input.from, input.message, now)
+        case "Timer":
+          // A timer that fired after being re-armed or cancelled is stale.
+          if (timerGeneration.get(input.key) !== input.generation) return
+          timerGeneration.delete(input.key)
+          return core.timer(input.key, now)
+        case "TcpPingResult":
+          return core.tcpPingResult(input.seqNo, input.ok, now)
+        case "Call":
+          return input.run(core, now)
+      }
+    }
+
+    const flush = (now: number) =>
+      Effect.gen(function*() {
+        for (const o of core.drain()) yield* execute(o, now)
+        if (core.membersChanged) yield* SubscriptionRef.set(members, core.members())
+      })
+
+    const actor = Effect.gen(function*() {
+      yield* flush(start)
+      while (true) {
+        const batch = yield* Queue.takeAll(mailbox)
+        const now = yield* Clock.currentTimeMillis
+        for (const input of batch) {
+          try {
+            handle(input, now)
+          } catch (defect) {
+            // A bug must not take the node down: drop the input, keep the state, say so.
+            counters.internalErrors++
+            yield* Effect.logError("input dropped after an internal error", input._tag, defect)
+          }
+        }
+        yield* flush(now)
+      }
+    })
+
+    const receiver = Effect.gen(function*() {
+      while (true) {
+        const packets = yield* Queue.takeAll(transport.packets)
+        const inputs: Array<Input> = []
+        for (const packet of packets) {
+          counters.packetsReceived++
+          counters.bytesReceived += packet.bytes.length
+          const decoded = codec.decodePacket(packet.bytes)
+          for (const message of decoded.messages) inputs.push({ _tag: "Packet", from: packet.from, message })
+          if (decoded.errors.length > 0) {
+            counters.decodeErrors += decoded.errors.length
+            yield* Effect.logDebug("dropped undecodable packet", packet.from, decoded.errors[0]!.reason)
+          }
+        }
+        if (inputs.length > 0) yield* Queue.offerAll(mailbox, inputs)
+      }
+    })
+
+    const acceptor = Effect.gen(function*() {
+      while (true) {
+        const conn = yield* Queue.take(transport.streams)
+        yield* FiberSet.run(background, serveStream(conn))
+      }
+    })
+
+    // The loops never fail; a defect would be a bug, so it is logged and the loop restarted.
+    const supervise = (name: string, loop: Effect.Effect<never>) => {
+      const supervised: Effect.Effect<never> = loop.pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logError(`${name} loop died, restarting`, cause).pipe(Effect.andThen(Effect.suspend(() => supervised)))
+        )
+      )
+      return supervised.pipe(annotate, Effect.forkScoped)
+    }
+    yield* supervise("actor", actor as Effect.Effect<never>)
+    yield* supervise("receiver", receiver as Effect.Effect<never>)
+    yield* supervise("acceptor", acceptor as Effect.Effect<never>)
+
+    return {
+      core,
+      members,
+      events,
+      messages,
+      call,
+      awaitBroadcast,
+      pushPull,
+      stats: () => ({ ...counters, ...core.stats })
+    }
+  })
