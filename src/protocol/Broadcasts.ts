@@ -6,6 +6,9 @@
  * that still fits, then the newest.
  */
 
+/** A compound counts its parts in one byte. */
+export const MAX_PARTS = 255
+
 interface Item {
   readonly key: string | undefined
   readonly bytes: Uint8Array
@@ -44,12 +47,12 @@ export class BroadcastQueue {
   }
 
   /**
-   * Takes broadcasts that fit into `limit` bytes, counting `overhead` bytes per
-   * message, and counts one transmission for each.
+   * Takes up to `maxCount` broadcasts that fit into `limit` bytes, counting
+   * `overhead` bytes per message, and counts one transmission for each.
    */
-  take(overhead: number, limit: number, transmitLimit: number): Array<Uint8Array> {
+  take(overhead: number, limit: number, transmitLimit: number, maxCount = MAX_PARTS): Array<Uint8Array> {
     const out: Array<Uint8Array> = []
-    if (this.items.length === 0) return out
+    if (this.items.length === 0 || maxCount <= 0) return out
     this.items.sort(order)
     let used = 0
     let done = false
@@ -57,6 +60,7 @@ export class BroadcastQueue {
       const free = limit - used - overhead
       if (free <= 0) break
       if (item.bytes.length > free) continue
+      if (out.length === maxCount) break
       used += overhead + item.bytes.length
       out.push(item.bytes)
       item.transmits++

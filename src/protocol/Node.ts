@@ -13,7 +13,7 @@ import type { MemberEvent } from "../MemberEvent.ts"
 import type { Alive, Dead, IndirectPing, PacketMessage, Ping, PushNodeState, PushPull, Suspect } from "./Messages.ts"
 import * as Msg from "./Messages.ts"
 import { Awareness } from "./Awareness.ts"
-import { BroadcastQueue } from "./Broadcasts.ts"
+import { BroadcastQueue, MAX_PARTS } from "./Broadcasts.ts"
 import { Entry, validVsn } from "./Entry.ts"
 import type { Output } from "./Outputs.ts"
 import { pushPullScale, retransmitLimit, Suspicion, suspicionTimeout } from "./Suspicion.ts"
@@ -723,13 +723,16 @@ export class NodeCore {
     if (node !== undefined) this.out.push({ _tag: "StartPushPull", to: node.address, node: node.name })
   }
 
-  private takeBroadcasts(overhead: number, limit: number): Array<Uint8Array> {
+  /** Broadcasts for one packet; `reserved` parts of the compound are already taken. */
+  private takeBroadcasts(overhead: number, limit: number, reserved = 0): Array<Uint8Array> {
     const transmitLimit = retransmitLimit(this.config.retransmitMult, this.nodes.length)
-    const parts = this.broadcasts.take(overhead, limit, transmitLimit)
+    const parts = this.broadcasts.take(overhead, limit, transmitLimit, MAX_PARTS - reserved)
     if (this.userBroadcasts.size > 0) {
       let used = 0
       for (const p of parts) used += p.length + overhead
-      if (limit - used > overhead) parts.push(...this.userBroadcasts.take(overhead, limit - used, transmitLimit))
+      if (limit - used > overhead) {
+        parts.push(...this.userBroadcasts.take(overhead, limit - used, transmitLimit, MAX_PARTS - reserved - parts.length))
+      }
     }
     return parts
   }
@@ -739,7 +742,7 @@ export class NodeCore {
     const bytes = this.env.encode(message)
     const budget = this.config.udpBufferSize - bytes.length - this.env.compoundHeaderOverhead -
       this.env.packetOverhead()
-    const extra = this.takeBroadcasts(this.env.compoundPartOverhead, budget)
+    const extra = this.takeBroadcasts(this.env.compoundPartOverhead, budget, 1)
     const parts = extra.length === 0 ? [bytes] : [bytes, ...extra]
     this.out.push({ _tag: "SendPacket", to, parts, checksum: false })
   }

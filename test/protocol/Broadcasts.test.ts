@@ -51,3 +51,12 @@ describe("broadcast queue", () => {
     expect(q.size).toBe(2)
   })
 })
+
+describe("broadcast queue part cap", () => {
+  it("never hands out more parts than a compound can count", () => {
+    const q = new BroadcastQueue()
+    for (let i = 0; i < 400; i++) q.enqueue(bytes(1, i & 0xff))
+    expect(q.take(2, 100_000, 4)).toHaveLength(255)
+    expect(q.take(2, 100_000, 4, 10)).toHaveLength(10)
+  })
+})

@@ -1,0 +1,48 @@
+/**
+ * `CompactCodec`: a small, fast binary `Codec` for the in-memory simulator and
+ * for clusters that need no memberlist compatibility. Type bytes are memberlist's
+ * (`MessageType`) so logs read the same; fields are varints, length-prefixed
+ * strings and nullable byte fields in the order of `Messages.ts`. The layouts
+ * are described in `compact/Encode.ts`, `compact/Packet.ts` and `compact/Stream.ts`.
+ *
+ * Per-message work is plain synchronous code over `Uint8Array`s; decoding never
+ * throws. Stream label and initiator options do not apply to this format and
+ * are ignored.
+ */
+import { Layer } from "effect"
+import type { PacketMessage } from "../protocol/Messages.ts"
+import { Codec, type CodecShape } from "./Codec.ts"
+import { writePacketMessage } from "./compact/Encode.ts"
+import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket } from "./compact/Packet.ts"
+import { decodeStream, encodeStream } from "./compact/Stream.ts"
+import { Writer } from "./compact/Writer.ts"
+
+/**
+ * A compact codec instance. It owns one scratch buffer that every encode reuses
+ * (encoding is synchronous, so encodes never overlap), then copies the result out.
+ * Encoding throws `RangeError` only for a message no decoder would accept
+ * (port out of range, vsn not 6 bytes, non-uint32 numbers, oversized fields).
+ */
+export const makeCompactCodec = (): CodecShape => {
+  const writer = new Writer()
+  return {
+    name: "compact",
+    encodeMessage: (message: PacketMessage) => {
+      writer.reset(0)
+      writePacketMessage(writer, message)
+      return writer.finish(0)
+    },
+    compoundHeaderOverhead: COMPOUND_HEADER_BYTES,
+    compoundPartOverhead: COMPOUND_PART_BYTES,
+    packetOverhead: 0,
+    encodePacket: (parts, options) => encodePacket(parts, options.checksum),
+    decodePacket,
+    encodeStream: (message) => encodeStream(writer, message),
+    decodeStream: (buffer) => decodeStream(buffer)
+  }
+}
+
+/** Provides `Codec` with one shared compact codec (it holds no per-node state). */
+export const CompactCodec = {
+  layer: Layer.succeed(Codec, makeCompactCodec())
+} as const

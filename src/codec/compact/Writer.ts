@@ -1,0 +1,137 @@
+/**
+ * Append-only byte writer over one growable scratch buffer. A codec keeps one
+ * and reuses it for every message: encoding is synchronous and never yields, so
+ * no two encodes can interleave, and `finish` copies the bytes out before the
+ * buffer is reused.
+ *
+ * Every write validates its value and throws `RangeError` for one the decoder
+ * would reject (a caller bug), so that bad messages fail at the sender.
+ */
+import { MAX_STRING_BYTES } from "./Limits.ts"
+
+const INITIAL_BYTES = 1024
+/** After a big push/pull, give the memory back rather than keep it for every later ping. */
+const RETAINED_BYTES = 64 * 1024
+
+const utf8 = new TextEncoder()
+
+/** Bytes a LEB128 varint of the uint32 `value` takes. */
+export const varintSize = (value: number): number =>
+  value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
+
+/** Writes the uint32 `value` as LEB128 at `buf[pos]` (room already ensured); returns the next position. */
+export const putVarint = (buf: Uint8Array, pos: number, value: number): number => {
+  while (value >= 0x80) {
+    buf[pos++] = (value & 0x7f) | 0x80
+    value >>>= 7
+  }
+  buf[pos++] = value
+  return pos
+}
+
+/** UTF-8 length of `s` as `TextEncoder` writes it (a lone surrogate becomes 3-byte U+FFFD). */
+const utf8Length = (s: string): number => {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4
+        i++
+      } else n += 3
+    } else n += 3
+  }
+  return n
+}
+
+/** Cursor over the reusable scratch buffer; each method appends one field. */
+export class Writer {
+  buf = new Uint8Array(INITIAL_BYTES)
+  pos = 0
+
+  /** Starts a new message at `offset` (room left before it for a prefix). */
+  reset(offset: number): void {
+    this.pos = offset
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    const need = this.pos + n
+    if (need <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < need) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.buf.subarray(0, this.pos))
+    this.buf = next
+  }
+
+  /** A copy of `[start, pos)`, safe to keep after the scratch is reused. */
+  finish(start: number): Uint8Array {
+    const out = this.buf.slice(start, this.pos)
+    if (this.buf.length > RETAINED_BYTES) this.buf = new Uint8Array(INITIAL_BYTES)
+    return out
+  }
+
+  u8(value: number): void {
+    this.ensure(1)
+    this.buf[this.pos++] = value
+  }
+
+  bool(value: boolean): void {
+    this.u8(value ? 1 : 0)
+  }
+
+  /** Unsigned LEB128; `value` must be a uint32. */
+  varint(value: number): void {
+    if (value >>> 0 !== value) throw new RangeError(`compact codec: ${value} is not a uint32`)
+    this.ensure(5)
+    this.pos = putVarint(this.buf, this.pos, value)
+  }
+
+  /** Varint `length + 1` then the bytes; a lone `0` is `null`, so nil and empty stay distinct. */
+  bytes(value: Uint8Array | null): void {
+    if (value === null) {
+      this.u8(0)
+      return
+    }
+    this.varint(value.length + 1)
+    this.ensure(value.length)
+    this.buf.set(value, this.pos)
+    this.pos += value.length
+  }
+
+  /** Varint byte length then UTF-8. */
+  string(value: string): void {
+    const n = value.length
+    // Most names are ASCII: write them straight, one byte per code unit, and only
+    // measure and `encodeInto` when a wider character turns up.
+    if (n < 0x80) {
+      this.ensure(1 + n)
+      const buf = this.buf
+      const start = this.pos
+      let pos = start + 1
+      let i = 0
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[pos++] = c
+      }
+      if (i === n) {
+        buf[start] = n
+        this.pos = pos
+        return
+      }
+    }
+    const len = utf8Length(value)
+    if (len > MAX_STRING_BYTES) {
+      throw new RangeError(`compact codec: string of ${len} bytes exceeds ${MAX_STRING_BYTES}`)
+    }
+    this.varint(len)
+    this.ensure(len)
+    utf8.encodeInto(value, this.buf.subarray(this.pos, this.pos + len))
+    this.pos += len
+  }
+}
