@@ -1,0 +1,159 @@
+/**
+ * Whole-cluster scenarios on SimNetwork in virtual time. Each prints what it
+ * measured (`[measured] …`) next to the bound it checks.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Random } from "effect"
+import { TestClock } from "effect/testing"
+import type { MemberEvent } from "../../src/MemberEvent.ts"
+import { suspicionTimeout } from "../../src/protocol/Suspicion.ts"
+import { SimNetwork } from "../../src/transport/SimNetwork.ts"
+import { converged, type SimNode, startCluster, viewsOf } from "./cluster.ts"
+
+const report = (line: string) => Effect.sync(() => console.log(`[measured] ${line}`))
+
+/** Advances time in `step` ms slices until `done` holds; returns the time it took, or fails past `limit`. */
+const timeUntil = (done: Effect.Effect<boolean>, limit: number, step = 100) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    while (!(yield* done)) {
+      const now = yield* Clock.currentTimeMillis
+      if (now - start > limit) return yield* Effect.die(new Error(`not reached within ${limit} ms`))
+      yield* TestClock.adjust(step)
+    }
+    return (yield* Clock.currentTimeMillis) - start
+  })
+
+const names = (nodes: ReadonlyArray<SimNode>) => nodes.map((n) => n.name)
+
+/** Suspicions and deaths raised about members that were in fact alive. */
+const falsePositives = (nodes: ReadonlyArray<SimNode>, reallyDown: ReadonlySet<string> = new Set()) => {
+  let suspicions = 0
+  let deaths = 0
+  for (const n of nodes) {
+    for (const { event } of n.events) {
+      if (reallyDown.has(event.member.name)) continue
+      if (event._tag === "MemberSuspected") suspicions++
+      if (event._tag === "MemberFailed") deaths++
+    }
+  }
+  return { suspicions, deaths }
+}
+
+describe("cluster scenarios (LAN profile)", () => {
+  it.effect("30 nodes joining one seed converge", () =>
+    Effect.gen(function*() {
+      const nodes = yield* startCluster(30)
+      const took = yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      yield* report(`30-node convergence after the last join: ${took} ms`)
+      assert.isAtMost(took, 10_000)
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(11)))
+
+  it.effect("a crashed node is marked failed by every live member within the configured bound", () =>
+    Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const n = 20
+      const nodes = yield* startCluster(n)
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      const victim = nodes[7]!
+      const live = nodes.filter((x) => x !== victim)
+      yield* network.crash(victim.address)
+      const took = yield* timeUntil(
+        Effect.map(viewsOf(live, victim.name), (views) => views.every((v) => v === "dead")),
+        120_000
+      )
+      // Worst case: a whole probe round before anyone probes it, the probe itself, an
+      // unconfirmed suspicion (max), and a few gossip rounds to spread the verdict.
+      const bound = n * 1000 + 6 * suspicionTimeout(4, n, 1000) + 5000
+      yield* report(`20 nodes: crash seen as failed by all ${live.length} live members after ${took} ms (bound ${bound} ms)`)
+      assert.isAtMost(took, bound)
+      assert.deepStrictEqual(falsePositives(live, new Set([victim.name])), { suspicions: 0, deaths: 0 })
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(12)))
+
+  it.effect("a graceful leave is seen as left by all", () =>
+    Effect.gen(function*() {
+      const nodes = yield* startCluster(20)
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      const leaver = nodes[5]!
+      const others = nodes.filter((x) => x !== leaver)
+      const start = yield* Clock.currentTimeMillis
+      const fiber = yield* Effect.forkChild(leaver.membership.leave)
+      const took = yield* timeUntil(
+        Effect.map(viewsOf(others, leaver.name), (views) => views.every((v) => v === "left")),
+        10_000,
+        10
+      )
+      yield* timeUntil(Effect.sync(() => fiber.pollUnsafe() !== undefined), 10_000, 10)
+      const leaveReturned = (yield* Clock.currentTimeMillis) - start
+      yield* report(`20 nodes: leave seen as left by all after ${took} ms; leave() returned after ${leaveReturned} ms`)
+      assert.isAtMost(took, 5000)
+      for (const o of others) {
+        assert.isTrue(o.events.some(({ event }) => event._tag === "MemberLeft" && event.member.name === leaver.name))
+        assert.isFalse(o.events.some(({ event }) => event._tag === "MemberFailed"))
+      }
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(13)))
+
+  it.effect("a partition that heals converges again", () =>
+    Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const nodes = yield* startCluster(20)
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      const a = nodes.slice(0, 10)
+      const b = nodes.slice(10)
+      yield* network.partition(a.map((x) => x.address), b.map((x) => x.address))
+      const split = yield* timeUntil(
+        Effect.zipWith(converged(a, names(a)), converged(b, names(b)), (x, y) => x && y),
+        120_000
+      )
+      yield* network.heal()
+      const healed = yield* timeUntil(converged(nodes, names(nodes)), 180_000)
+      yield* report(`20 nodes split 10/10: each side saw the other dead after ${split} ms; after healing, converged in ${healed} ms`)
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(14)))
+})
+
+describe("robustness", () => {
+  it.effect("10% packet loss: no live node is declared dead over 10 virtual minutes", () =>
+    Effect.gen(function*() {
+      const nodes = yield* startCluster(16)
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      yield* (yield* SimNetwork).setDefaultLink({ loss: 0.1 })
+      yield* TestClock.adjust("10 minutes")
+      const fp = falsePositives(nodes)
+      yield* report(`16 nodes, 10% loss, 10 min: ${fp.suspicions} suspicions (all refuted), ${fp.deaths} deaths`)
+      assert.strictEqual(fp.deaths, 0)
+      assert.isTrue(yield* converged(nodes, names(nodes)))
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(15)))
+
+  const slowNodeRun = (lifeguard: boolean) =>
+    Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const nodes = yield* startCluster(10, { awareness: lifeguard, dynamicSuspicion: lifeguard })
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      const slow = nodes[9]!
+      // CPU starvation: inbound processing stalls for 1.5 s out of every 4 s, for 5 minutes.
+      for (let i = 0; i < 75; i++) {
+        yield* network.pause(slow.address, 1500)
+        yield* TestClock.adjust(4000)
+      }
+      yield* TestClock.adjust("30 seconds")
+      const bySlow = nodes.flatMap((n) =>
+        n.events.filter(({ event }) =>
+          event._tag === "MemberSuspected" && event.from === slow.name && event.member.name !== slow.name
+        )
+      ).length
+      return { ...falsePositives(nodes), bySlow }
+    })
+
+  it.effect("a slow node raises fewer false suspicions with Lifeguard than without", () =>
+    Effect.gen(function*() {
+      const withLifeguard = yield* slowNodeRun(true).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(16))
+      const without = yield* slowNodeRun(false).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(16))
+      yield* report(
+        `slow node, 10 nodes, 5 min: with Lifeguard ${JSON.stringify(withLifeguard)}, without ${JSON.stringify(without)}`
+      )
+      assert.isBelow(withLifeguard.suspicions, without.suspicions)
+      assert.isAtMost(withLifeguard.deaths, without.deaths)
+    }))
+})
+
+export type { MemberEvent }
