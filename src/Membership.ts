@@ -40,7 +40,10 @@ export interface MembershipShape {
   readonly leave: Effect.Effect<void, BroadcastTimeoutError>
   /** Replaces this node's metadata (new incarnation, broadcast) and waits for the broadcast. */
   updateMetadata(meta: Uint8Array): Effect.Effect<void, MetadataTooLargeError | BroadcastTimeoutError>
-  /** Gossips an application message to every member (piggybacked, retransmit-limited). */
+  /**
+   * Gossips an application message to every member: piggybacked and retransmit-limited
+   * like membership updates, and passed on by every member that receives it.
+   */
   broadcast(payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member in a single datagram (may be lost). */
   sendBestEffort(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
@@ -107,12 +110,9 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
       })
 
       const broadcast = Effect.fnUntraced(function*(payload: Uint8Array) {
-        const bytes = codec.encodeMessage(Msg.user(payload))
         const error = yield* node.call((c) => {
           if (c.hasLeft) return "left"
-          if (bytes.length > c.broadcastBudget) return "large"
-          c.queueUserBroadcast(bytes)
-          return undefined
+          return c.broadcastUser(payload) ? undefined : "large"
         })
         if (error === "left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
         if (error === "large") {

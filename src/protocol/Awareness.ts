@@ -6,13 +6,15 @@
  */
 export class Awareness {
   private current = 0
+  /** memberlist's `AwarenessMaxMultiplier`: the score stays below it. */
+  readonly max: number
+  /** When false the score stays 0 (classic SWIM, for comparison). */
+  readonly enabled: boolean
 
-  constructor(
-    /** memberlist's `AwarenessMaxMultiplier`: the score stays below it. */
-    readonly max: number,
-    /** When false the score stays 0 (classic SWIM, for comparison). */
-    readonly enabled = true
-  ) {}
+  constructor(max: number, enabled = true) {
+    this.max = max
+    this.enabled = enabled
+  }
 
   /** The current health score: 0 is healthy. */
   get score(): number {

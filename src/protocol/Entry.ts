@@ -6,21 +6,37 @@ import { addressOf, formatIp } from "../Address.ts"
 import type { Member, MemberState } from "../Member.ts"
 
 export class Entry {
+  readonly name: string
+  addr: Uint8Array
+  port: number
   address: string
+  meta: Uint8Array | null
+  incarnation: number
+  state: MemberState
+  stateChange: number
+  /** `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
+  vsn: Uint8Array
   private cached: Member | undefined
 
   constructor(
-    readonly name: string,
-    public addr: Uint8Array,
-    public port: number,
-    public meta: Uint8Array | null,
-    public incarnation: number,
-    public state: MemberState,
-    public stateChange: number,
-    /** `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
-    public vsn: Uint8Array
+    name: string,
+    addr: Uint8Array,
+    port: number,
+    meta: Uint8Array | null,
+    incarnation: number,
+    state: MemberState,
+    stateChange: number,
+    vsn: Uint8Array
   ) {
+    this.name = name
+    this.addr = addr
+    this.port = port
     this.address = addressOf(addr, port)
+    this.meta = meta
+    this.incarnation = incarnation
+    this.state = state
+    this.stateChange = stateChange
+    this.vsn = vsn
   }
 
   get deadOrLeft(): boolean {

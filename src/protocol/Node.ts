@@ -15,6 +15,7 @@ import * as Msg from "./Messages.ts"
 import { Awareness } from "./Awareness.ts"
 import { BroadcastQueue, MAX_PARTS } from "./Broadcasts.ts"
 import { Entry, validVsn } from "./Entry.ts"
+import { SeenBroadcasts, unwrap, wrap } from "./Envelope.ts"
 import type { Output } from "./Outputs.ts"
 import { pushPullScale, retransmitLimit, Suspicion, suspicionTimeout } from "./Suspicion.ts"
 
@@ -103,9 +104,14 @@ export class NodeCore {
   private probeTickPending = false
   private leaving = false
   private nextNotify = 0
+  private nextBroadcastId = 0
+  private readonly seenBroadcasts = new SeenBroadcasts(8192)
   private readonly selfVsn: Uint8Array
 
-  constructor(private readonly env: CoreEnv, now: number) {
+  private readonly env: CoreEnv
+
+  constructor(env: CoreEnv, now: number) {
+    this.env = env
     this.config = env.config
     this.name = env.config.name
     this.awareness = new Awareness(env.config.awarenessMaxMultiplier, env.config.awareness)
@@ -195,8 +201,7 @@ export class NodeCore {
       case "Dead":
         return this.deadNode(message, now)
       case "User":
-        this.out.push({ _tag: "Deliver", from, payload: message.payload })
-        return
+        return this.handleUser(from, message)
     }
   }
 
@@ -296,15 +301,35 @@ export class NodeCore {
     return notify
   }
 
-  /** Queues an application broadcast (already encoded as a user message). */
-  queueUserBroadcast(bytes: Uint8Array): void {
+  /**
+   * Queues an application broadcast for epidemic dissemination; returns false
+   * (and queues nothing) when it cannot fit in one gossip packet.
+   */
+  broadcastUser(payload: Uint8Array): boolean {
+    const id = this.nextBroadcastId = (this.nextBroadcastId + 1) >>> 0
+    const bytes = this.env.encode(Msg.user(wrap(this.name, id, payload)))
+    if (bytes.length > this.broadcastBudget) return false
+    this.seenBroadcasts.add(this.name, id)
     this.userBroadcasts.enqueue(bytes)
+    return true
   }
 
   /** Bytes available for one gossiped message (what a user broadcast must fit in). */
   get broadcastBudget(): number {
     return this.config.udpBufferSize - this.env.compoundHeaderOverhead - this.env.packetOverhead() -
       this.env.compoundPartOverhead
+  }
+
+  private handleUser(from: string, message: Msg.UserMsg): void {
+    const envelope = unwrap(message.payload)
+    if (envelope === undefined) {
+      this.out.push({ _tag: "Deliver", from, origin: undefined, payload: message.payload })
+      return
+    }
+    if (!this.seenBroadcasts.add(envelope.origin, envelope.id)) return
+    this.out.push({ _tag: "Deliver", from, origin: envelope.origin, payload: envelope.payload })
+    // Pass it on, so that it reaches the members its origin never talks to.
+    if (!this.leaving) this.userBroadcasts.enqueue(this.env.encode(message))
   }
 
   // ---------------------------------------------------------------------------------------------

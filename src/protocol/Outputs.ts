@@ -51,10 +51,11 @@ export interface BroadcastDone {
   readonly notify: number
 }
 
-/** An application message arrived. */
+/** An application message arrived; `origin` names the member that broadcast it (undefined: sent directly). */
 export interface Deliver {
   readonly _tag: "Deliver"
   readonly from: string
+  readonly origin: string | undefined
   readonly payload: Uint8Array
 }
 

@@ -34,17 +34,19 @@ export class Suspicion {
   private confirmed = 0
   /** Clock millis at which the member is declared dead unless refuted. */
   deadline: number
+  /** Confirmations expected before reaching `min`. */
+  readonly k: number
+  readonly min: number
+  readonly max: number
+  /** Clock millis when it started. */
+  readonly start: number
 
-  constructor(
-    /** Who raised it: never counted as a confirmation. */
-    from: string,
-    /** Confirmations expected before reaching `min`. */
-    readonly k: number,
-    readonly min: number,
-    readonly max: number,
-    /** Clock millis when it started. */
-    readonly start: number
-  ) {
+  /** `from` raised it: it is never counted as a confirmation. */
+  constructor(from: string, k: number, min: number, max: number, start: number) {
+    this.k = k
+    this.min = min
+    this.max = max
+    this.start = start
     this.confirmations.add(from)
     this.deadline = start + (k < 1 ? min : max)
   }

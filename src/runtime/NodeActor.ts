@@ -20,8 +20,10 @@ import { readStreamMessage } from "./StreamIO.ts"
 
 /** An application message as received. */
 export interface UserMessage {
-  /** The sender's address (`host:port`) as the transport saw it. */
+  /** The address (`host:port`) it arrived from, as the transport saw it. */
   readonly from: string
+  /** For a broadcast, the name of the member that sent it; undefined for a direct message. */
+  readonly origin: string | undefined
   readonly payload: Uint8Array
 }
 
@@ -195,7 +197,7 @@ export const makeNode = (
             return
           }
           case "User": {
-            yield* PubSub.publish(messages, { from: conn.remote, payload: request.payload })
+            yield* PubSub.publish(messages, { from: conn.remote, origin: undefined, payload: request.payload })
             return
           }
           default:
@@ -255,7 +257,7 @@ export const makeNode = (
           return Effect.void
         }
         case "Deliver":
-          return Effect.asVoid(PubSub.publish(messages, { from: o.from, payload: o.payload }))
+          return Effect.asVoid(PubSub.publish(messages, { from: o.from, origin: o.origin, payload: o.payload }))
       }
     }
 

@@ -1,0 +1,30 @@
+/**
+ * effect-gossip: SWIM + Lifeguard cluster membership, failure detection and
+ * gossip for Effect, speaking the hashicorp/memberlist wire protocol.
+ */
+export { addressOf, formatIp, joinHostPort, parseIp, splitHostPort } from "./Address.ts"
+export type { CodecShape, DecodedPacket, PacketOptions, StreamOptions, StreamRead } from "./codec/Codec.ts"
+export { Codec, DecodeError, DecodeReason } from "./codec/Codec.ts"
+export { CompactCodec, makeCompactCodec } from "./codec/CompactCodec.ts"
+export type { GossipConfigInput, GossipConfigValues, Profile } from "./Config.ts"
+export { GossipConfig, GossipConfigError, presets, resolveConfig } from "./Config.ts"
+export { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError, PushPullError } from "./Errors.ts"
+export type { Member, MemberState, Versions } from "./Member.ts"
+export type {
+  MemberAlive,
+  MemberEvent,
+  MemberFailed,
+  MemberJoined,
+  MemberLeft,
+  MemberReaped,
+  MemberSuspected,
+  MemberUpdated
+} from "./MemberEvent.ts"
+export type { MembershipShape, NodeStats, UserMessage } from "./Membership.ts"
+export { Membership } from "./Membership.ts"
+export type { SimLink, SimNetworkOptions, SimNetworkShape, SimNodeStats } from "./transport/SimNetwork.ts"
+export { SimNetwork } from "./transport/SimNetwork.ts"
+export type { InboundPacket, StreamConnection, TransportShape } from "./transport/Transport.ts"
+export { Transport, TransportError, TransportReason } from "./transport/Transport.ts"
+export type { UdpTcpTransportOptions } from "./transport/UdpTcpTransport.ts"
+export { UdpTcpTransport } from "./transport/UdpTcpTransport.ts"
