@@ -2,7 +2,7 @@
  * The `Membership` service: who is in the cluster, as a stream; what happens to
  * them, as typed events; and the operations a node performs on the cluster.
  */
-import { Context, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Result, Stream, SubscriptionRef } from "effect"
 import { Codec } from "./codec/Codec.ts"
 import { GossipConfig } from "./Config.ts"
 import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError } from "./Errors.ts"
@@ -69,10 +69,19 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
       const join = Effect.fn("Membership.join")(function*(addresses: ReadonlyArray<string>) {
         const errors: Array<string> = []
         let contacted = 0
-        for (const address of addresses) {
-          const result = yield* Effect.result(node.pushPull(address, true))
-          if (result._tag === "Success") contacted++
-          else errors.push(`${address}: ${result.failure.message}`)
+        for (const given of addresses) {
+          const resolved = transport.resolve === undefined
+            ? Result.succeed<ReadonlyArray<string>>([given])
+            : yield* Effect.result(transport.resolve(given))
+          if (resolved._tag === "Failure") {
+            errors.push(`${given}: ${resolved.failure.message}`)
+            continue
+          }
+          for (const address of resolved.success) {
+            const result = yield* Effect.result(node.pushPull(address, true))
+            if (result._tag === "Success") contacted++
+            else errors.push(`${address}: ${result.failure.message}`)
+          }
         }
         if (contacted === 0) {
           return yield* new JoinError({

@@ -28,3 +28,5 @@ export type { InboundPacket, StreamConnection, TransportShape } from "./transpor
 export { Transport, TransportError, TransportReason } from "./transport/Transport.ts"
 export type { UdpTcpTransportOptions } from "./transport/UdpTcpTransport.ts"
 export { UdpTcpTransport } from "./transport/UdpTcpTransport.ts"
+export type { GossipError, GossipOptions } from "./Gossip.ts"
+export { ClusterKeyring, Gossip, GossipLive } from "./Gossip.ts"

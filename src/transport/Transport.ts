@@ -57,6 +57,12 @@ export interface TransportShape {
   dial(to: string, timeoutMillis: number): Effect.Effect<StreamConnection, TransportError, Scope.Scope>
   /** Inbound streams. The consumer must `close` each one when done. */
   readonly streams: Queue.Dequeue<StreamConnection>
+  /**
+   * Turns a user-given address (`host:port`, a host name, `srv+_svc._proto.domain`, …)
+   * into the addresses to contact. Transports without name resolution leave it out:
+   * addresses are then used as given.
+   */
+  readonly resolve?: (address: string) => Effect.Effect<ReadonlyArray<string>, TransportError>
 }
 
 /** How this node reaches others. */

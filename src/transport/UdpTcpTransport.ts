@@ -14,6 +14,7 @@ import { isIP } from "node:net"
 import { chooseAdvertise } from "./Advertise.ts"
 import { makeTargetCache } from "./TargetCache.ts"
 import { type InboundStats, dial, serveInbound } from "./TcpStreams.ts"
+import { resolveAddress } from "./Resolve.ts"
 import { Transport, TransportError } from "./Transport.ts"
 import { type BoundUdp, bindUdp, makePacketPath, type PacketStats } from "./UdpPackets.ts"
 
@@ -154,7 +155,12 @@ const make = Effect.fnUntraced(function*(options: UdpTcpTransportOptions) {
     packets: packetPath.packets,
     dial: (to, timeoutMillis) =>
       Effect.suspend(() => closed ? Effect.fail(closedError(to)) : dial(targets, to, timeoutMillis)),
-    streams: inbound.streams
+    streams: inbound.streams,
+    resolve: (address) =>
+      resolveAddress(address).pipe(
+        Effect.provideService(Dns.Dns, dns),
+        Effect.mapError((e) => new TransportError({ reason: "BadAddress", address, message: e.message }))
+      )
   })
   const info = UdpTcpTransport.of({
     bindAddress: host,
