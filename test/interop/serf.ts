@@ -1,0 +1,160 @@
+/**
+ * Real serf agents for interop tests: started on a loopback address with free
+ * ports, always killed when their scope closes.
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { createSocket } from "node:dgram"
+import { createServer } from "node:net"
+
+/** Whether a `serf` binary is on the PATH (CI installs Debian's). */
+export const serfAvailable: boolean = (() => {
+  try {
+    return spawnSync("serf", ["version"], { timeout: 5000 }).status === 0
+  } catch {
+    return false
+  }
+})()
+
+/** A port free for both TCP and UDP on `ip`. */
+export const freePort = (ip: string): Effect.Effect<number> =>
+  Effect.promise(async () => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = await new Promise<number>((resolve, reject) => {
+        const server = createServer()
+        server.once("error", reject)
+        server.listen(0, ip, () => {
+          const p = (server.address() as { port: number }).port
+          server.close(() => resolve(p))
+        })
+      })
+      const udpFree = await new Promise<boolean>((resolve) => {
+        const socket = createSocket("udp4")
+        socket.once("error", () => resolve(false))
+        socket.bind(port, ip, () => socket.close(() => resolve(true)))
+      })
+      if (udpFree) return port
+    }
+    throw new Error(`no free port on ${ip}`)
+  })
+
+export interface SerfMember {
+  readonly name: string
+  readonly addr: string
+  readonly port: number
+  readonly tags: Record<string, string>
+  readonly status: string
+}
+
+export interface SerfAgent {
+  readonly name: string
+  /** `ip:port` of its memberlist (gossip) listener. */
+  readonly address: string
+  readonly rpc: string
+  readonly process: ChildProcess
+  /** Everything the agent printed so far. */
+  readonly logs: () => string
+  /** `serf members` as seen by this agent. */
+  readonly members: Effect.Effect<ReadonlyArray<SerfMember>>
+  /** `serf leave`: a graceful leave, then the agent exits. */
+  readonly leave: Effect.Effect<void>
+  /** Sends a signal (SIGKILL = crash). */
+  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
+}
+
+export interface SerfOptions {
+  readonly name: string
+  readonly ip: string
+  readonly profile?: "lan" | "wan" | "local"
+  readonly join?: ReadonlyArray<string>
+  readonly encrypt?: string
+  readonly tags?: Record<string, string>
+}
+
+const serfCli = (args: ReadonlyArray<string>) =>
+  Effect.promise(() =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn("serf", args, { stdio: ["ignore", "pipe", "pipe"] })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d) => (stdout += d))
+      child.stderr.on("data", (d) => (stderr += d))
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+      child.on("close", (status) => {
+        clearTimeout(timer)
+        resolve({ status, stdout, stderr })
+      })
+    })
+  )
+
+/** Starts an agent and waits until its RPC answers; it is killed when the scope closes. */
+export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const port = yield* freePort(options.ip)
+    const rpcPort = yield* freePort(options.ip)
+    const address = `${options.ip}:${port}`
+    const rpc = `${options.ip}:${rpcPort}`
+    const args = [
+      "agent",
+      `-node=${options.name}`,
+      `-bind=${address}`,
+      `-rpc-addr=${rpc}`,
+      `-profile=${options.profile ?? "lan"}`,
+      "-log-level=debug",
+      ...(options.encrypt === undefined ? [] : [`-encrypt=${options.encrypt}`]),
+      ...Object.entries(options.tags ?? {}).flatMap(([k, v]) => ["-tag", `${k}=${v}`]),
+      ...(options.join ?? []).map((j) => `-join=${j}`)
+    ]
+    let output = ""
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const c = spawn("serf", args, { stdio: ["ignore", "pipe", "pipe"] })
+        c.stdout!.on("data", (d) => (output += d))
+        c.stderr!.on("data", (d) => (output += d))
+        return c
+      }),
+      (c) =>
+        Effect.promise(() =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve()
+            c.once("exit", () => resolve())
+            c.kill("SIGKILL")
+          })
+        )
+    )
+    const members = Effect.gen(function*() {
+      const r = yield* serfCli(["members", "-format=json", `-rpc-addr=${rpc}`])
+      if (r.status !== 0) return []
+      return (JSON.parse(r.stdout) as { members: ReadonlyArray<SerfMember> }).members
+    })
+    // Ready once its RPC lists itself.
+    const deadline = Date.now() + 10_000
+    while (!(yield* members).some((m) => m.name === options.name)) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        return yield* Effect.fail(new Error(`serf agent ${options.name} did not start:\n${output}`))
+      }
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
+    }
+    return {
+      name: options.name,
+      address,
+      rpc,
+      process: child,
+      logs: () => output,
+      members,
+      leave: Effect.asVoid(serfCli(["leave", `-rpc-addr=${rpc}`])),
+      kill: (signal) => Effect.sync(() => void child.kill(signal))
+    }
+  })
+
+/** Polls `check` every 50 ms of real time until it holds; fails after `timeoutMillis`. */
+export const eventually = (check: Effect.Effect<boolean>, timeoutMillis: number, what: string) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    while (!(yield* check)) {
+      if (Date.now() - start > timeoutMillis) return yield* Effect.fail(new Error(`timed out: ${what}`))
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
+    }
+    return Date.now() - start
+  })
