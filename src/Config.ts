@@ -27,6 +27,10 @@ export interface GossipConfigInput {
   readonly pushPullInterval?: Duration.Input
   readonly tcpTimeout?: Duration.Input
   readonly deadNodeReclaimTime?: Duration.Input
+  /** How often to try a push/pull with a random failed member, so healed partitions merge (0: never). */
+  readonly reconnectInterval?: Duration.Input
+  /** How long a failed member stays a reconnect candidate. */
+  readonly reconnectTimeout?: Duration.Input
   /** Packet budget for piggybacked gossip, in bytes (memberlist's `UDPBufferSize`). */
   readonly udpBufferSize?: number
   readonly metaMaxSize?: number
@@ -67,6 +71,8 @@ export interface GossipConfigValues {
   readonly pushPullInterval: number
   readonly tcpTimeout: number
   readonly deadNodeReclaimTime: number
+  readonly reconnectInterval: number
+  readonly reconnectTimeout: number
   readonly udpBufferSize: number
   readonly metaMaxSize: number
   readonly handoffQueueDepth: number
@@ -97,6 +103,8 @@ const lan: Preset = {
   pushPullInterval: 30_000,
   tcpTimeout: 10_000,
   deadNodeReclaimTime: 0,
+  reconnectInterval: 30_000,
+  reconnectTimeout: 24 * 3600_000,
   udpBufferSize: 1400,
   metaMaxSize: 512,
   handoffQueueDepth: 1024,
@@ -122,7 +130,8 @@ export const presets: Readonly<Record<Profile, Preset>> = {
     probeTimeout: 3_000,
     gossipNodes: 4,
     gossipInterval: 500,
-    gossipToTheDeadTime: 60_000
+    gossipToTheDeadTime: 60_000,
+    reconnectInterval: 60_000
   },
   local: {
     ...lan,
@@ -133,7 +142,8 @@ export const presets: Readonly<Record<Profile, Preset>> = {
     pushPullInterval: 15_000,
     probeTimeout: 200,
     gossipInterval: 100,
-    gossipToTheDeadTime: 15_000
+    gossipToTheDeadTime: 15_000,
+    reconnectInterval: 15_000
   }
 }
 
@@ -151,6 +161,8 @@ const durationFields = [
   "pushPullInterval",
   "tcpTimeout",
   "deadNodeReclaimTime",
+  "reconnectInterval",
+  "reconnectTimeout",
   "leaveTimeout",
   "updateTimeout"
 ] as const
@@ -171,6 +183,8 @@ const checks: ReadonlyArray<Check> = [
   ["tcpTimeout", (v) => v.tcpTimeout > 0, "must be positive"],
   ["gossipToTheDeadTime", (v) => v.gossipToTheDeadTime >= 0, "must not be negative"],
   ["deadNodeReclaimTime", (v) => v.deadNodeReclaimTime >= 0, "must not be negative"],
+  ["reconnectInterval", (v) => v.reconnectInterval >= 0, "must not be negative (0 disables reconnection)"],
+  ["reconnectTimeout", (v) => v.reconnectTimeout >= 0, "must not be negative"],
   ["leaveTimeout", (v) => v.leaveTimeout >= 0, "must not be negative"],
   ["updateTimeout", (v) => v.updateTimeout >= 0, "must not be negative"],
   positiveInt("indirectChecks", 0, 64),

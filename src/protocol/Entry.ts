@@ -16,6 +16,8 @@ export class Entry {
   stateChange: number
   /** `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
   vsn: Uint8Array
+  /** When a push/pull last showed this (dead) member alive elsewhere: it is gossiped to again for a while. */
+  contactedAt = Number.NEGATIVE_INFINITY
   private cached: Member | undefined
 
   constructor(

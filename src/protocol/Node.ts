@@ -70,6 +70,7 @@ export const timerKeys = {
   probeTick: "tick:probe",
   gossipTick: "tick:gossip",
   pushPullTick: "tick:push-pull",
+  reconnectTick: "tick:reconnect",
   probe: "probe",
   suspicion: (node: string) => `suspect:${node}`,
   relay: (seqNo: number) => `relay:${seqNo}`
@@ -107,6 +108,8 @@ export class NodeCore {
   private nextBroadcastId = 0
   private readonly seenBroadcasts = new SeenBroadcasts(8192)
   private readonly selfVsn: Uint8Array
+  /** Members that failed (not left), kept for reconnection after they are reaped. */
+  private readonly failed = new Map<string, { readonly address: string; readonly failedAt: number }>()
 
   private readonly env: CoreEnv
 
@@ -131,6 +134,7 @@ export class NodeCore {
     if (c.pushPullInterval > 0) {
       this.setTimer(timerKeys.pushPullTick, now + Math.floor(env.random() * c.pushPullInterval))
     }
+    if (c.reconnectInterval > 0) this.setTimer(timerKeys.reconnectTick, now + c.reconnectInterval)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -220,6 +224,10 @@ export class NodeCore {
       this.setTimer(key, now + pushPullScale(c.pushPullInterval, this.nodes.length))
       return this.pushPullTick()
     }
+    if (key === timerKeys.reconnectTick) {
+      this.setTimer(key, now + c.reconnectInterval)
+      return this.reconnectTick(now)
+    }
     if (key === timerKeys.probe) return this.probeTimer(now)
     if (key.startsWith("suspect:")) return this.suspicionExpired(key.slice(8), now)
     if (key.startsWith("relay:")) return this.relayExpired(Number(key.slice(6)))
@@ -258,6 +266,7 @@ export class NodeCore {
     for (const r of remote) {
       switch (r.state) {
         case Msg.WireState.alive:
+          this.noteReachable(r, now)
           this.aliveNode(
             {
               _tag: "Alive",
@@ -282,6 +291,16 @@ export class NodeCore {
       }
     }
     return undefined
+  }
+
+  /**
+   * The remote side of a push/pull sees alive a member we hold dead: after a partition
+   * heals, that member is probably reachable again, so it becomes a gossip target once more
+   * (for `gossipToTheDeadTime`); the refutations it then hears carry it back.
+   */
+  private noteReachable(r: PushNodeState, now: number): void {
+    const local = this.byName.get(r.name)
+    if (local !== undefined && local.state === "dead" && r.incarnation <= local.incarnation) local.contactedAt = now
   }
 
   /** Announces new metadata with a new incarnation; returns the broadcast to wait for. */
@@ -388,6 +407,7 @@ export class NodeCore {
         state.state = "alive"
         state.stateChange = now
       }
+      this.failed.delete(a.node)
       state.touch()
       this.membersChanged = true
     }
@@ -463,6 +483,7 @@ export class NodeCore {
     state.incarnation = d.incarnation
     state.state = d.node === d.from ? "left" : "dead"
     state.stateChange = now
+    if (state.state === "dead") this.failed.set(state.name, { address: state.address, failedAt: now })
     state.touch()
     this.membersChanged = true
     this.publish(
@@ -733,7 +754,7 @@ export class NodeCore {
     const targets = this.kRandomNodes(c.gossipNodes, (n) => {
       if (n.name === this.name) return false
       if (n.state === "alive" || n.state === "suspect") return true
-      return n.state === "dead" && now - n.stateChange <= c.gossipToTheDeadTime
+      return n.state === "dead" && now - Math.max(n.stateChange, n.contactedAt) <= c.gossipToTheDeadTime
     })
     const limit = c.udpBufferSize - this.env.compoundHeaderOverhead - this.env.packetOverhead()
     for (const node of targets) {
@@ -745,7 +766,29 @@ export class NodeCore {
 
   private pushPullTick(): void {
     const [node] = this.kRandomNodes(1, (n) => n.name !== this.name && n.state === "alive")
-    if (node !== undefined) this.out.push({ _tag: "StartPushPull", to: node.address, node: node.name })
+    if (node !== undefined) this.out.push({ _tag: "StartPushPull", to: node.address, node: node.name, join: false })
+  }
+
+  /**
+   * Tries a push/pull with one random failed member, as serf does, so that two sides of a
+   * healed partition find each other again long after they stopped gossiping to the dead.
+   * The more failed members relative to live ones, the likelier an attempt.
+   */
+  private reconnectTick(now: number): void {
+    for (const [name, f] of this.failed) {
+      if (now - f.failedAt > this.config.reconnectTimeout) this.failed.delete(name)
+    }
+    if (this.failed.size === 0) return
+    const live = Math.max(1, this.numMembers - 1)
+    if (this.env.random() > this.failed.size / live) return
+    const index = Math.floor(this.env.random() * this.failed.size)
+    let i = 0
+    for (const [name, f] of this.failed) {
+      if (i++ === index) {
+        this.out.push({ _tag: "StartPushPull", to: f.address, node: name, join: true })
+        return
+      }
+    }
   }
 
   /** Broadcasts for one packet; `reserved` parts of the compound are already taken. */

@@ -33,11 +33,12 @@ export interface TcpPing {
   readonly deadline: number
 }
 
-/** Run a periodic (non-join) push/pull with `to`. */
+/** Run a push/pull with `to`: periodic anti-entropy, or (`join`) a reconnection attempt. */
 export interface StartPushPull {
   readonly _tag: "StartPushPull"
   readonly to: string
   readonly node: string
+  readonly join: boolean
 }
 
 export interface Publish {

@@ -243,8 +243,8 @@ export const makeNode = (
         case "StartPushPull":
           return Effect.asVoid(FiberSet.run(
             background,
-            pushPull(o.to, false).pipe(
-              Effect.catch((e) => Effect.logDebug("periodic push/pull failed", o.node, e.message)),
+            pushPull(o.to, o.join).pipe(
+              Effect.catch((e) => Effect.logDebug(o.join ? "reconnect failed" : "periodic push/pull failed", o.node, e.message)),
               annotate
             )
           ))

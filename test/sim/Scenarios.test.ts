@@ -111,18 +111,57 @@ describe("cluster scenarios (LAN profile)", () => {
     }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(14)))
 })
 
-describe("robustness", () => {
-  it.effect("10% packet loss: no live node is declared dead over 10 virtual minutes", () =>
+describe("reconnection", () => {
+  it.effect("a partition that outlives gossip to the dead (members reaped on both sides) heals through reconnection", () =>
     Effect.gen(function*() {
-      const nodes = yield* startCluster(16)
+      const network = yield* SimNetwork
+      const nodes = yield* startCluster(12)
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      const a = nodes.slice(0, 6)
+      const b = nodes.slice(6)
+      yield* network.partition(a.map((x) => x.address), b.map((x) => x.address))
+      yield* TestClock.adjust("2 minutes")
+      // Both sides have forgotten each other entirely.
+      const tables = yield* Effect.forEach(nodes, (n) => n.membership.currentMembers)
+      assert.isTrue(tables.every((t) => t.length === 6))
+      yield* network.heal()
+      const healed = yield* timeUntil(converged(nodes, names(nodes)), 120_000)
+      yield* report(`12 nodes split 6/6 for 2 min (reaped): converged ${healed} ms after healing (reconnect interval 30 s)`)
+      assert.isAtMost(healed, 2 * 30_000 + 10_000)
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(17)))
+
+  it.effect("without reconnection the same partition never heals (memberlist's behaviour)", () =>
+    Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const nodes = yield* startCluster(12, { reconnectInterval: 0 })
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      yield* network.partition(nodes.slice(0, 6).map((x) => x.address), nodes.slice(6).map((x) => x.address))
+      yield* TestClock.adjust("2 minutes")
+      yield* network.heal()
+      yield* TestClock.adjust("3 minutes")
+      assert.isFalse(yield* converged(nodes, names(nodes)))
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(17)))
+})
+
+describe("robustness", () => {
+  const lossyRun = (disableTcpPings: boolean) =>
+    Effect.gen(function*() {
+      const nodes = yield* startCluster(16, { disableTcpPings })
       yield* timeUntil(converged(nodes, names(nodes)), 30_000)
       yield* (yield* SimNetwork).setDefaultLink({ loss: 0.1 })
       yield* TestClock.adjust("10 minutes")
       const fp = falsePositives(nodes)
-      yield* report(`16 nodes, 10% loss, 10 min: ${fp.suspicions} suspicions (all refuted), ${fp.deaths} deaths`)
+      yield* report(
+        `16 nodes, 10% loss, 10 min, TCP fallback ${disableTcpPings ? "off" : "on"}: ` +
+          `${fp.suspicions} suspicion events (all refuted), ${fp.deaths} deaths`
+      )
       assert.strictEqual(fp.deaths, 0)
       assert.isTrue(yield* converged(nodes, names(nodes)))
-    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(15)))
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(15))
+
+  it.effect("10% packet loss: no live node is declared dead over 10 virtual minutes", () => lossyRun(false))
+
+  it.effect("10% packet loss without the TCP fallback: suspicions are refuted, nobody dies", () => lossyRun(true))
 
   const slowNodeRun = (lifeguard: boolean) =>
     Effect.gen(function*() {
