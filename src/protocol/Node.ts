@@ -589,9 +589,13 @@ export class NodeCore {
     this.setTimer(timerKeys.probe, now + Math.min(this.config.probeTimeout, interval))
   }
 
-  /** Round-robin over the shuffled table, skipping ourselves and the dead; reshuffles at each wrap. */
+  /**
+   * Round-robin over the shuffled table, skipping ourselves and the dead; reshuffles at each
+   * wrap. Unlike memberlist, which gives up after n checks, one wrap plus a full pass always
+   * finds a probe-able member when there is one, so no probe tick is wasted.
+   */
   private nextProbeTarget(now: number): Entry | undefined {
-    for (let checked = 0; checked <= this.nodes.length; checked++) {
+    for (let checked = 0; checked <= 2 * this.nodes.length; checked++) {
       if (this.probeIndex >= this.nodes.length) {
         this.resetNodes(now)
         this.probeIndex = 0
