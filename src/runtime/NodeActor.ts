@@ -222,8 +222,17 @@ export const makeNode = (
 
     const execute = (o: Output, now: number): Effect.Effect<void> => {
       switch (o._tag) {
-        case "SendPacket":
-          return sendPacket(o.to, codec.encodePacket(o.parts, { checksum: o.checksum }))
+        case "SendPacket": {
+          let bytes: Uint8Array
+          try {
+            bytes = codec.encodePacket(o.parts, { checksum: o.checksum })
+          } catch (defect) {
+            // A codec that cannot encode what the core produced is a bug: report it, lose one packet.
+            counters.internalErrors++
+            return Effect.logError("packet could not be encoded", defect)
+          }
+          return sendPacket(o.to, bytes)
+        }
         case "SetTimer": {
           const gen = ++generation
           timerGeneration.set(o.key, gen)
