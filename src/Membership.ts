@@ -119,15 +119,15 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
       })
 
       const broadcast = Effect.fnUntraced(function*(payload: Uint8Array) {
-        const error = yield* node.call((c) => {
-          if (c.hasLeft) return "left"
-          return c.broadcastUser(payload) ? undefined : "large"
+        const refused = yield* node.call((c) => {
+          if (c.hasLeft) return "left" as const
+          return c.broadcastUser(payload) ? undefined : { budget: c.broadcastBudget }
         })
-        if (error === "left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
-        if (error === "large") {
+        if (refused === "left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
+        if (refused !== undefined) {
           return yield* new MessageError({
             reason: "TooLarge",
-            message: `${payload.length} bytes do not fit the gossip packet budget of ${config.udpBufferSize}`
+            message: `${payload.length} bytes (with framing) do not fit the ${refused.budget} bytes one gossip message may take`
           })
         }
       })

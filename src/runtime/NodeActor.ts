@@ -20,7 +20,11 @@ import { readStreamMessage } from "./StreamIO.ts"
 
 /** An application message as received. */
 export interface UserMessage {
-  /** The address (`host:port`) it arrived from, as the transport saw it. */
+  /**
+   * The address (`host:port`) it arrived from, as the transport saw it: for a datagram the
+   * sender's node address, for a reliable (stream) message the connection's source address,
+   * whose port is usually ephemeral. Carry a name in the payload if the receiver must know it.
+   */
   readonly from: string
   /** For a broadcast, the name of the member that sent it; undefined for a direct message. */
   readonly origin: string | undefined
@@ -288,8 +292,10 @@ export const makeNode = (
 
     const flush = (now: number) =>
       Effect.gen(function*() {
-        for (const o of core.drain()) yield* execute(o, now)
+        const outputs = core.drain()
+        // The table first: whoever reacts to an event reads a table that already shows it.
         if (core.membersChanged) yield* SubscriptionRef.set(members, core.members())
+        for (const o of outputs) yield* execute(o, now)
       })
 
     const actor = Effect.gen(function*() {
