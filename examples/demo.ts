@@ -46,7 +46,7 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { CompactCodec, GossipConfig, Membership, presets, UdpTcpTransport } from "../src/index.ts"
+import { GossipConfig, Membership, MemberlistCodec, presets, UdpTcpTransport } from "../src/index.ts"
 import type { Member, MemberEvent, MembershipShape, MemberState } from "../src/index.ts"
 
 // -------------------------------------------------------------------------------------------------
@@ -72,11 +72,14 @@ interface DemoNode {
 
 const utf8 = new TextEncoder()
 
-/** One node's layer: real UDP + TCP on loopback, the compact codec, small UTF-8 metadata. */
+/**
+ * One node's layer: real UDP + TCP on loopback, memberlist's wire format (a serf agent could
+ * join this cluster), small UTF-8 metadata.
+ */
 const nodeLayer = (name: string, role: string) =>
   Membership.layer.pipe(
     Layer.provide(UdpTcpTransport.layerNode({ bindAddress: "127.0.0.1", bindPort: 0 })),
-    Layer.provide(CompactCodec.layer),
+    Layer.provide(MemberlistCodec.layer()),
     Layer.provide(GossipConfig.layer({ name, profile, retransmitMult, meta: utf8.encode(`role=${role}`) }))
   )
 
