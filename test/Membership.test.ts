@@ -2,7 +2,7 @@
  * The public surface of `Membership` on a simulated network.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Random, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Random, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { CompactCodec } from "../src/codec/CompactCodec.ts"
 import { GossipConfig } from "../src/Config.ts"
@@ -221,4 +221,19 @@ describe("lifecycle", () => {
       const values = ok.mapUnsafe.get(GossipConfig.key) as GossipConfig["Service"]
       assert.deepInclude(values, { probeInterval: 6000, probeTimeout: 3000, suspicionMult: 6, gossipNodes: 4 })
     }))
+})
+
+describe("metrics", () => {
+  it.effect("counters and gauges are published as Effect metrics labelled with the node", () =>
+    sim(Effect.gen(function*() {
+      yield* startCluster(3)
+      yield* TestClock.adjust("5 seconds")
+      const snapshots = yield* Metric.snapshot
+      const find = (id: string, node: string) =>
+        snapshots.find((s) => s.id === id && (s.attributes as Record<string, string> | undefined)?.["node"] === node)
+      const received = find("gossip_packets_received", "node-1")
+      assert.isDefined(received)
+      assert.isAbove((received!.state as { count: number }).count, 0)
+      assert.strictEqual((find("gossip_members", "node-2")!.state as { value: number }).value, 3)
+    })).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

@@ -16,6 +16,7 @@ import type { PacketMessage, PushPull } from "../protocol/Messages.ts"
 import { NodeCore } from "../protocol/Node.ts"
 import type { Output } from "../protocol/Outputs.ts"
 import type { StreamConnection, TransportShape } from "../transport/Transport.ts"
+import { reportMetrics } from "./Metrics.ts"
 import { readStreamMessage } from "./StreamIO.ts"
 
 /** An application message as received. */
@@ -109,6 +110,7 @@ export const makeNode = (
       internalErrors: 0
     }
     const annotate = Effect.annotateLogs({ node: config.name })
+    const stats = (): NodeStats => ({ ...counters, ...core.stats })
 
     const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>
       Effect.flatMap(Deferred.make<A>(), (deferred) =>
@@ -355,6 +357,9 @@ export const makeNode = (
     yield* supervise("actor", actor as Effect.Effect<never>)
     yield* supervise("receiver", receiver as Effect.Effect<never>)
     yield* supervise("acceptor", acceptor as Effect.Effect<never>)
+    yield* reportMetrics(config.name, stats, () => ({ members: core.numMembers, health: core.awareness.score })).pipe(
+      Effect.forkScoped
+    )
 
     return {
       core,
@@ -364,6 +369,6 @@ export const makeNode = (
       call,
       awaitBroadcast,
       pushPull,
-      stats: () => ({ ...counters, ...core.stats })
+      stats
     }
   })

@@ -1,0 +1,51 @@
+/**
+ * Effect `Metric`s of a node, labelled with its name. They are fed from the
+ * node's plain counters once a second rather than per packet, which keeps the
+ * packet path free of metric bookkeeping.
+ */
+import { Effect, Metric, Schedule } from "effect"
+import type { NodeStats } from "./NodeActor.ts"
+
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+
+const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]> = [
+  ["packetsReceived", counter("gossip_packets_received", "Datagrams received")],
+  ["packetsSent", counter("gossip_packets_sent", "Datagrams sent")],
+  ["bytesReceived", counter("gossip_bytes_received", "Datagram bytes received")],
+  ["bytesSent", counter("gossip_bytes_sent", "Datagram bytes sent")],
+  ["sendErrors", counter("gossip_send_errors", "Datagrams the transport could not send")],
+  ["decodeErrors", counter("gossip_decode_errors", "Messages dropped because they could not be decoded")],
+  ["streamErrors", counter("gossip_stream_errors", "Inbound streams that failed")],
+  ["internalErrors", counter("gossip_internal_errors", "Inputs dropped after an internal error")],
+  ["probes", counter("gossip_probes", "Probes started")],
+  ["probeFailures", counter("gossip_probe_failures", "Probes that ended in a suspicion")],
+  ["suspicionsRaised", counter("gossip_suspicions", "Members this node marked suspect")],
+  ["refutations", counter("gossip_refutations", "Accusations about this node that it refuted")],
+  ["conflicts", counter("gossip_address_conflicts", "Alive messages refused for a conflicting address")],
+  ["rejectedAlives", counter("gossip_rejected_alives", "Alive messages refused for unusable versions")]
+]
+
+const members = Metric.gauge("gossip_members", { description: "Members alive or suspect, self included" })
+const health = Metric.gauge("gossip_health_score", { description: "Lifeguard local health score (0 = healthy)" })
+
+/** Publishes `stats()` as metrics every second until interrupted. */
+export const reportMetrics = (
+  node: string,
+  stats: () => NodeStats,
+  gauges: () => { readonly members: number; readonly health: number }
+): Effect.Effect<void> => {
+  const last = new Map<keyof NodeStats, number>()
+  const attributes = { node }
+  const sync = Effect.gen(function*() {
+    const now = stats()
+    for (const [key, metric] of counters) {
+      const delta = now[key] - (last.get(key) ?? 0)
+      if (delta > 0) yield* Metric.update(Metric.withAttributes(metric, attributes), delta)
+      last.set(key, now[key])
+    }
+    const g = gauges()
+    yield* Metric.update(Metric.withAttributes(members, attributes), g.members)
+    yield* Metric.update(Metric.withAttributes(health, attributes), g.health)
+  })
+  return Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
+}
