@@ -45,6 +45,12 @@ export interface MembershipShape {
    * like membership updates, and passed on by every member that receives it.
    */
   broadcast(payload: Uint8Array): Effect.Effect<void, MessageError>
+  /**
+   * Gossips an application message the way memberlist gossips its delegate's broadcasts:
+   * as bare bytes, delivered to the members that receive it directly, never passed on by
+   * them. For protocols that relay messages themselves, such as serf's.
+   */
+  broadcastUnrelayed(payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member in a single datagram (may be lost). */
   sendBestEffort(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member over a reliable stream. */
@@ -118,10 +124,11 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         yield* waitBroadcast(notify, config.updateTimeout, "updateMetadata")
       })
 
-      const broadcast = Effect.fnUntraced(function*(payload: Uint8Array) {
+      const queueBroadcast = Effect.fnUntraced(function*(payload: Uint8Array, relayed: boolean) {
         const refused = yield* node.call((c) => {
           if (c.hasLeft) return "left" as const
-          return c.broadcastUser(payload) ? undefined : { budget: c.broadcastBudget }
+          const queued = relayed ? c.broadcastUser(payload) : c.broadcastUnrelayed(payload)
+          return queued ? undefined : { budget: c.broadcastBudget }
         })
         if (refused === "left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
         if (refused !== undefined) {
@@ -170,7 +177,8 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         join,
         leave,
         updateMetadata,
-        broadcast,
+        broadcast: (payload) => queueBroadcast(payload, true),
+        broadcastUnrelayed: (payload) => queueBroadcast(payload, false),
         sendBestEffort,
         sendReliable,
         messages: Stream.fromPubSub(node.messages),

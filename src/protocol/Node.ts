@@ -333,6 +333,18 @@ export class NodeCore {
     return true
   }
 
+  /**
+   * Queues an application message as memberlist gossips its delegate's broadcasts: no
+   * envelope, delivered to the members that receive it and not passed on by us. Returns
+   * false when it cannot fit in one gossip packet.
+   */
+  broadcastUnrelayed(payload: Uint8Array): boolean {
+    const bytes = this.env.encode(Msg.user(payload))
+    if (bytes.length > this.broadcastBudget) return false
+    this.userBroadcasts.enqueue(bytes)
+    return true
+  }
+
   /** Bytes available for one gossiped message (what a user broadcast must fit in). */
   get broadcastBudget(): number {
     return this.config.udpBufferSize - this.env.compoundHeaderOverhead - this.env.packetOverhead() -

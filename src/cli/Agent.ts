@@ -1,0 +1,131 @@
+/**
+ * `gossip agent`: one cluster member running in the foreground, in the
+ * manner of `serf agent`. It starts the node and the control endpoint, joins
+ * the given seeds (exiting with code 1 if none answers), logs every
+ * membership change, and runs until SIGINT/SIGTERM or `POST /v1/leave`; then
+ * it leaves gracefully (serf leave intent, then the memberlist leave) and
+ * exits with code 0.
+ */
+import { Context, Deferred, Effect, Exit, Layer, Option } from "effect"
+import type { Scope } from "effect"
+import { Gossip } from "../Gossip.ts"
+import { Membership } from "../Membership.ts"
+import { encodeTags } from "../serf/Tags.ts"
+import * as Control from "./Control.ts"
+import { AgentControl } from "./Control.ts"
+import { logEvents } from "./EventLog.ts"
+import * as LineLogger from "./LineLogger.ts"
+import { toMemberInfo } from "./MemberInfo.ts"
+import type { AgentOptions } from "./Options.ts"
+import { announceLeave, MemberClock, serfDelegateVersions } from "./SerfCompat.ts"
+import type { AgentError } from "./Shutdown.ts"
+import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
+
+/** The node, configured from the flags, plus serf's clock following it. */
+export const nodeLayer = (options: AgentOptions) =>
+  MemberClock.layer.pipe(
+    Layer.provideMerge(Gossip.layer({
+      name: options.name,
+      bind: options.bind,
+      profile: options.profile,
+      meta: encodeTags(options.tags),
+      ...serfDelegateVersions,
+      ...(Option.isSome(options.advertise) ? { advertise: options.advertise.value } : {}),
+      ...(options.encrypt.length > 0 ? { encryptionKeys: options.encrypt } : {})
+    }))
+  )
+
+/** serf's graceful leave: the leave intent first, then the memberlist leave (bounded by its timeout). */
+const gracefulLeave = Effect.gen(function*() {
+  yield* Effect.logInfo("leaving")
+  const intent = yield* announceLeave
+  yield* Membership.use((m) => m.leave).pipe(
+    Effect.catchTag("BroadcastTimeoutError", (e) => Effect.logWarning("leave not fully gossiped", e.message))
+  )
+  yield* Effect.logInfo("left").pipe(Effect.annotateLogs({ ltime: intent.ltime, notified: intent.sent }))
+})
+
+/** Serves the control endpoint on `ctl` in the current scope. */
+const serveControl = (ctl: string, control: AgentControl["Service"]): Effect.Effect<void, AgentError, Scope.Scope> =>
+  Layer.build(Control.layer(ctl).pipe(Layer.provide(Layer.succeed(AgentControl, control)))).pipe(
+    Effect.catch((e) =>
+      fatal("cannot serve the control endpoint", {
+        reason: e.cause instanceof Error ? e.cause.message : String(e.cause),
+        ctl
+      })
+    ),
+    Effect.asVoid
+  )
+
+/** Runs the agent until it is asked to leave; fails (already logged) when it cannot start or join. */
+export const runAgent = Effect.fn("gossip.agent")(
+  function*(options: AgentOptions) {
+    const leaveRequested = yield* Deferred.make<void>()
+    const left = yield* Deferred.make<void>()
+    let stopping = false
+    yield* exitOnRepeatedSignal(() => stopping)
+
+    const services = yield* Layer.build(nodeLayer(options)).pipe(
+      Effect.catch((e) =>
+        fatal("cannot start the node", {
+          error: e._tag,
+          reason: e.message,
+          ...(e._tag === "TransportError" ? { address: e.address } : {}),
+          bind: options.bind
+        })
+      )
+    )
+    const membership = Context.get(services, Membership)
+    yield* Effect.forkScoped(logEvents(membership))
+    // let the event logger subscribe before the join produces the first events
+    yield* Effect.yieldNow
+
+    if (Option.isSome(options.ctl)) {
+      yield* serveControl(options.ctl.value, {
+        members: Effect.map(membership.currentMembers, (ms) => ms.map(toMemberInfo)),
+        leave: Deferred.succeed(leaveRequested, undefined).pipe(Effect.andThen(Deferred.await(left)))
+      })
+      // however the agent stops, a pending POST /v1/leave gets its answer before the server closes
+      yield* Effect.addFinalizer(() => Deferred.done(left, Exit.void))
+    }
+    const self = yield* membership.localMember
+    yield* Effect.logInfo("agent started").pipe(Effect.annotateLogs({
+      address: self.address,
+      bind: options.bind,
+      profile: options.profile,
+      tags: options.tags,
+      encrypted: options.encrypt.length > 0,
+      ...(Option.isSome(options.ctl) ? { ctl: options.ctl.value } : {})
+    }))
+
+    if (options.join.length > 0) {
+      const contacted = yield* membership.join(options.join).pipe(
+        Effect.catchTag("JoinError", (e) => fatal("join failed", { reason: e.message, seeds: options.join }))
+      )
+      yield* Effect.logInfo("joined").pipe(Effect.annotateLogs({ contacted, seeds: options.join }))
+    }
+
+    // The last finalizer runs first when the scope closes, while the node and
+    // the endpoint are still up, whether a signal interrupted the agent or a
+    // leave was requested.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        stopping = true
+      }).pipe(
+        Effect.andThen(gracefulLeave),
+        Effect.provide(services),
+        Effect.ensuring(Deferred.done(left, Exit.void))
+      )
+    )
+    yield* Deferred.await(leaveRequested)
+  },
+  Effect.scoped,
+  Effect.onExit((exit) =>
+    Exit.isSuccess(exit) || Exit.hasInterrupts(exit) ? Effect.logInfo("agent stopped") : Effect.void
+  ),
+  (effect, options) =>
+    effect.pipe(
+      Effect.annotateLogs({ agent: options.name }),
+      Effect.provide(LineLogger.layer(options.logFormat))
+    )
+)

@@ -1,0 +1,48 @@
+/**
+ * The agent's local HTTP control endpoint, the counterpart of serf's RPC port:
+ *
+ * - `GET /v1/members`: every member of the table as JSON (`MemberInfo[]`),
+ *   answered from the in-memory table without touching the network;
+ * - `POST /v1/leave`: leaves the cluster gracefully, answers once the leave is
+ *   done, and the agent then exits.
+ *
+ * It listens only on the address it is given (meant for loopback): it has no
+ * authentication, like serf's RPC without an auth key.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { createServer } from "node:http"
+import { splitHostPort } from "../Address.ts"
+import type { MemberInfo } from "./MemberInfo.ts"
+
+/** What the endpoint asks of the running agent. */
+export class AgentControl extends Context.Service<AgentControl, {
+  /** The member table right now. */
+  readonly members: Effect.Effect<ReadonlyArray<MemberInfo>>
+  /** Starts the graceful leave (once, whoever asks) and waits until it is done. */
+  readonly leave: Effect.Effect<void>
+}>()("effect-gossip/cli/AgentControl") {}
+
+const routes = Layer.mergeAll(
+  HttpRouter.add(
+    "GET",
+    "/v1/members",
+    Effect.map(AgentControl.use((control) => control.members), (members) => HttpServerResponse.jsonUnsafe(members))
+  ),
+  HttpRouter.add(
+    "POST",
+    "/v1/leave",
+    Effect.as(AgentControl.use((control) => control.leave), HttpServerResponse.jsonUnsafe({ left: true })),
+    // a client that hangs up must not cancel a leave halfway
+    { uninterruptible: true }
+  )
+)
+
+/** The endpoint on `address` (`ip:port`); it stops, after answering requests in flight, when its scope closes. */
+export const layer = (address: string) => {
+  const { host, port } = splitHostPort(address)
+  return HttpRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+    Layer.provide(NodeHttpServer.layer(() => createServer(), { host, port: port ?? 0 }))
+  )
+}

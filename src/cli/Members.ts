@@ -1,0 +1,51 @@
+/**
+ * `gossip members`: asks a running agent's control endpoint for its member
+ * table and prints it, as a table like `serf members` or as JSON.
+ */
+import { Console, Effect } from "effect"
+import { CliError } from "effect/cli"
+import { FetchHttpClient, HttpClient, HttpClientResponse } from "effect/http"
+import type { MemberInfo } from "./MemberInfo.ts"
+import { MemberInfoList } from "./MemberInfo.ts"
+import type { MembersOptions } from "./Options.ts"
+
+/** How long to wait for the agent: it answers from memory, so a slow answer means trouble. */
+const REQUEST_TIMEOUT = "5 seconds"
+
+const formatTags = (tags: Readonly<Record<string, string>>): string =>
+  Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(",")
+
+/** The member list as an aligned table: name, address, state, incarnation and tags. */
+export const formatTable = (members: ReadonlyArray<MemberInfo>): string => {
+  const rows = [
+    ["NAME", "ADDRESS", "STATE", "INCARNATION", "TAGS"],
+    ...[...members]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => [m.name, m.address, m.state, String(m.incarnation), formatTags(m.tags)])
+  ]
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ").trimEnd())
+    .join("\n")
+}
+
+/** `GET /v1/members` of the agent at `ctl` (`ip:port`), decoded. */
+export const fetchMembers = (ctl: string) =>
+  HttpClient.get(`http://${ctl}/v1/members`).pipe(
+    Effect.flatMap(HttpClientResponse.filterStatusOk),
+    Effect.flatMap(HttpClientResponse.schemaBodyJson(MemberInfoList)),
+    Effect.timeout(REQUEST_TIMEOUT),
+    Effect.provide(FetchHttpClient.layer)
+  )
+
+/** Prints the member table of the agent at `options.ctl`; a clear message and exit code 1 when it cannot. */
+export const listMembers = Effect.fn("gossip.members")(function*(options: MembersOptions) {
+  const members = yield* fetchMembers(options.ctl).pipe(
+    Effect.mapError((cause) =>
+      new CliError.UserError({
+        cause,
+        userMessage: `cannot list members through the agent at ${options.ctl}: ${cause.message}`
+      })
+    )
+  )
+  yield* Console.log(options.format === "json" ? JSON.stringify(members, null, 2) : formatTable(members))
+})

@@ -1,0 +1,205 @@
+/**
+ * The command-line flags of `gossip agent` and `gossip members`. Every value is
+ * decoded with a Schema while the command line is parsed, so a malformed
+ * `--bind`, `--tag` or `--encrypt` is a usage error (exit code 1, with the
+ * reason) before anything binds a socket.
+ */
+import { Effect, Option, Schema, SchemaTransformation } from "effect"
+import { CliError, Flag } from "effect/cli"
+import { hostname } from "node:os"
+import { joinHostPort } from "../Address.ts"
+import type { Profile } from "../Config.ts"
+import { encodeTags } from "../serf/Tags.ts"
+import { parseHostPort } from "../transport/Resolve.ts"
+
+/** memberlist's default port, used by `--bind` and `--advertise` when none is given. */
+export const DEFAULT_PORT = 7946
+
+/** serf refuses tags whose encoding exceeds memberlist's meta limit. */
+export const MAX_TAGS_BYTES = 512
+
+/** How the agent writes its log lines. */
+export type LogFormat = "text" | "json"
+
+/** How `gossip members` prints the table. */
+export type TableFormat = "text" | "json"
+
+const hasPort = (text: string): boolean => /^(\[[^\]]*\]|[^:]*):\d+$/.test(text.trim())
+
+/**
+ * `ip:port` with an IP literal (no DNS: a bind or advertise address must be
+ * exact), decoded to its canonical text. `defaultPort` is used when the port is
+ * left out; without one the port is required.
+ */
+const IpEndpoint = (defaultPort: number | undefined) =>
+  Schema.String.check(Schema.makeFilter((text: string) => {
+    if (defaultPort === undefined && !hasPort(text)) return "expected ip:port"
+    const parsed = parseHostPort(text, defaultPort ?? 0)
+    if (parsed._tag === "Failure") return `expected ip:port (${parsed.failure.message})`
+    return parsed.success.ip || `expected an IP address, got "${parsed.success.host}"`
+  })).pipe(Schema.decodeTo(
+    Schema.String,
+    SchemaTransformation.transform({
+      decode: (text) => {
+        const parsed = parseHostPort(text, defaultPort ?? 0)
+        return parsed._tag === "Success" ? joinHostPort(parsed.success.host, parsed.success.port) : text
+      },
+      encode: (text) => text
+    })
+  ))
+
+/** `--bind`: `ip[:port]` (port 7946 when omitted, 0 lets the OS choose). */
+export const BindAddress = IpEndpoint(DEFAULT_PORT)
+
+/** `--advertise`: `ip[:port]`, the address other members should use. */
+export const AdvertiseAddress = IpEndpoint(DEFAULT_PORT)
+
+/** `--ctl`: `ip:port` of the local HTTP control endpoint. */
+export const ControlAddress = IpEndpoint(undefined)
+
+/**
+ * `--join`: whatever the library's resolver takes: `ip[:port]`, `[v6]:port`,
+ * `hostname[:port]`, `srv+_service._proto.domain` or an `http(s)://` URL.
+ */
+export const JoinAddress = Schema.String.check(Schema.makeFilter((text: string) => {
+  const t = text.trim()
+  if (/^srv\+_[^.\s]+\._[^.\s]+\.\S+$/i.test(t) || /^(https?|wss?):\/\/\S+$/i.test(t)) return true
+  const parsed = parseHostPort(t)
+  return parsed._tag === "Success" || `expected host[:port] (${parsed.failure.message})`
+}))
+
+/** `--name`: 1 to 255 characters, as the engine requires. */
+export const NodeName = Schema.String.check(Schema.makeFilter((name: string) =>
+  (name.length > 0 && name.length <= 255) || "must be 1 to 255 characters"
+))
+
+/**
+ * `--tag key=value`, decoded to a `[key, value]` pair. Like serf, the value may
+ * be empty (`role=`) and may itself contain `=`; the key may not be empty.
+ */
+export const Tag = Schema.String.check(Schema.makeFilter((text: string) =>
+  text.indexOf("=") > 0 || "expected key=value with a non-empty key"
+)).pipe(Schema.decodeTo(
+  Schema.Tuple([Schema.String, Schema.String]),
+  SchemaTransformation.transform({
+    decode: (text): readonly [string, string] => {
+      const eq = text.indexOf("=")
+      return [text.slice(0, eq), text.slice(eq + 1)]
+    },
+    encode: ([key, value]) => `${key}=${value}`
+  })
+))
+
+const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** `--encrypt`: an AES key in standard, padded base64 (as `serf keygen` prints it): 16, 24 or 32 bytes. */
+export const EncryptionKey = Schema.String.check(Schema.makeFilter((text: string) => {
+  if (text.length === 0 || !base64Pattern.test(text)) return "expected a key in standard base64 (with padding)"
+  const size = Buffer.from(text, "base64").length
+  return size === 16 || size === 24 || size === 32 || `an AES key has 16, 24 or 32 bytes, this one has ${size}`
+}))
+
+/** Collects `--tag` pairs into a map; a repeated key keeps its last value, as serf does. */
+export const tagsFromPairs = (pairs: ReadonlyArray<readonly [string, string]>): Readonly<Record<string, string>> => {
+  const tags: Record<string, string> = {}
+  for (const [key, value] of pairs) {
+    // defineProperty: a tag named "__proto__" must stay an ordinary tag
+    Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return tags
+}
+
+/** The tags as a map, refused when serf's encoding of them would not fit in the node meta. */
+const checkTagsSize = (pairs: ReadonlyArray<readonly [string, string]>) => {
+  const tags = tagsFromPairs(pairs)
+  const size = encodeTags(tags).length
+  return size <= MAX_TAGS_BYTES
+    ? Effect.succeed(tags)
+    : Effect.fail(
+      new CliError.InvalidValue({
+        option: "tag",
+        value: `${pairs.length} tags`,
+        expected: `at most ${MAX_TAGS_BYTES} bytes of encoded tags, these take ${size}`,
+        kind: "flag"
+      })
+    )
+}
+
+/** The flags of `gossip agent`. */
+export const agentFlags = {
+  name: Flag.String("name").pipe(
+    Flag.withSchema(NodeName),
+    Flag.withDefault(hostname()),
+    Flag.withDescription("Unique node name in the cluster (default: the host name)")
+  ),
+  bind: Flag.String("bind").pipe(
+    Flag.withSchema(BindAddress),
+    Flag.withDefault(`0.0.0.0:${DEFAULT_PORT}`),
+    Flag.withDescription("ip[:port] to bind UDP and TCP on")
+  ),
+  advertise: Flag.String("advertise").pipe(
+    Flag.withSchema(AdvertiseAddress),
+    Flag.optional,
+    Flag.withDescription("ip[:port] other members should use to reach this node")
+  ),
+  join: Flag.String("join").pipe(
+    Flag.withSchema(JoinAddress),
+    Flag.atLeast(0),
+    Flag.withDescription("Address of a member to join at startup (repeatable); the agent exits if none answers")
+  ),
+  tags: Flag.String("tag").pipe(
+    Flag.withSchema(Tag),
+    Flag.atLeast(0),
+    Flag.mapEffect(checkTagsSize),
+    Flag.withDescription("key=value tag announced to the cluster, shown by `serf members` (repeatable)")
+  ),
+  encrypt: Flag.String("encrypt").pipe(
+    Flag.withSchema(EncryptionKey),
+    Flag.atLeast(0),
+    Flag.withDescription("Base64 AES key, as serf's -encrypt (repeatable: the first one encrypts)")
+  ),
+  profile: Flag.Literals("profile", ["lan", "wan", "local"]).pipe(
+    Flag.withDefault<Profile>("lan"),
+    Flag.withDescription("memberlist timing profile")
+  ),
+  ctl: Flag.String("ctl").pipe(
+    Flag.withSchema(ControlAddress),
+    Flag.optional,
+    Flag.withDescription("ip:port for the HTTP control endpoint (GET /v1/members, POST /v1/leave); off when absent")
+  ),
+  logFormat: Flag.Literals("log-format", ["text", "json"]).pipe(
+    Flag.withDefault<LogFormat>("text"),
+    Flag.withDescription("text, or json: one JSON object per line")
+  )
+} as const
+
+/** The flags of `gossip members`. */
+export const membersFlags = {
+  ctl: Flag.String("ctl").pipe(
+    Flag.withSchema(ControlAddress),
+    Flag.withDescription("ip:port of a running agent's control endpoint")
+  ),
+  format: Flag.Literals("format", ["text", "json"]).pipe(
+    Flag.withDefault<TableFormat>("text"),
+    Flag.withDescription("text (a table) or json")
+  )
+} as const
+
+/** Everything `gossip agent` runs with, as parsed from its flags. */
+export interface AgentOptions {
+  readonly name: string
+  readonly bind: string
+  readonly advertise: Option.Option<string>
+  readonly join: ReadonlyArray<string>
+  readonly tags: Readonly<Record<string, string>>
+  readonly encrypt: ReadonlyArray<string>
+  readonly profile: Profile
+  readonly ctl: Option.Option<string>
+  readonly logFormat: LogFormat
+}
+
+/** Everything `gossip members` runs with. */
+export interface MembersOptions {
+  readonly ctl: string
+  readonly format: TableFormat
+}
