@@ -1,0 +1,427 @@
+/**
+ * Whole clusters in one process: n nodes (full `Membership` stack, compact codec)
+ * on `SimNetwork` under `TestClock`, seeded `Random`. Node i joins node-0 at
+ * t = i ms (virtual); the run lasts 60 virtual seconds from t = 0. Each size runs
+ * in its own child process so that heap figures and timings do not mix.
+ *
+ *   ./node_modules/.bin/node bench/sim.ts                 # 10, 100, 500, 1000 within ~60 s
+ *   ./node_modules/.bin/node bench/sim.ts --sizes 10,100 --budget 30 --virtual 60
+ *
+ * One size alone, with a CPU profile of the simulated seconds from `--profile-from` on:
+ *
+ *   ./node_modules/.bin/node bench/sim.ts --child 300 --virtual 40 --profile /tmp/sim.cpuprofile --profile-from 20
+ */
+import { spawn } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { Session } from "node:inspector/promises"
+import { fileURLToPath } from "node:url"
+import { Context, Effect, Exit, Layer, Random, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { Codec } from "../src/codec/Codec.ts"
+import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
+import { GossipConfig } from "../src/Config.ts"
+import { Membership } from "../src/Membership.ts"
+import type { MembershipShape } from "../src/Membership.ts"
+import { SimNetwork } from "../src/transport/SimNetwork.ts"
+import { mb, now, num, printHeader, secondsSince, table } from "./harness.ts"
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+
+/** What one child reports. */
+interface Result {
+  readonly n: number
+  /** Virtual milliseconds actually simulated (less than asked when the wall-clock budget ran out). */
+  readonly virtualMs: number
+  readonly askedMs: number
+  /** Wall seconds: starting the nodes, and the whole run (start + joins + simulated time). */
+  readonly startSeconds: number
+  readonly realSeconds: number
+  /** Wall seconds at the end of each virtual second (index 0 = after the first one). */
+  readonly timeline: ReadonlyArray<number>
+  readonly packetsDelivered: number
+  /** Messages decoded from delivered packets (a compound carries several), and how many were alives. */
+  readonly messages: number
+  readonly alives: number
+  readonly packetsSent: number
+  readonly packetsDropped: number
+  readonly queueOverflows: number
+  readonly streamsOpened: number
+  readonly joinsOk: number
+  readonly joinsFailed: number
+  readonly suspicions: number
+  readonly internalErrors: number
+  readonly heapUsedMB: number
+  readonly heapBeforeMB: number
+  readonly rssMB: number
+  readonly checked: number
+  readonly converged: boolean
+  /** Virtual second at which every checked node first saw all n alive (checked once a second). */
+  readonly convergedAtMs: number | undefined
+  readonly stoppedEarly: boolean
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: one cluster
+
+interface SimNode {
+  readonly name: string
+  readonly address: string
+  readonly membership: MembershipShape
+  readonly scope: Scope.Closeable
+}
+
+const addressOf = (i: number) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}:7946`
+
+/** The compact codec, counting what it decodes (two additions per packet). */
+const decoded = { messages: 0, alives: 0 }
+const countingCodec = Layer.sync(Codec, () => {
+  const codec = makeCompactCodec()
+  return {
+    ...codec,
+    decodePacket: (bytes: Uint8Array) => {
+      const out = codec.decodePacket(bytes)
+      decoded.messages += out.messages.length
+      for (const m of out.messages) if (m._tag === "Alive") decoded.alives++
+      return out
+    }
+  }
+})
+
+const startNode = (name: string, address: string) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const layer = Membership.layer.pipe(
+      Layer.provide(SimNetwork.transport(address)),
+      Layer.provide(countingCodec),
+      Layer.provide(GossipConfig.layer({ name }))
+    )
+    const context = yield* Layer.buildWithScope(layer, scope)
+    const node: SimNode = { name, address, membership: Context.get(context, Membership), scope }
+    return node
+  })
+
+const heapMB = () => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) {
+    gc()
+    gc()
+  }
+  return process.memoryUsage().heapUsed / 2 ** 20
+}
+
+interface Profiling {
+  readonly file: string
+  readonly fromMs: number
+}
+
+const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profiling: Profiling | undefined) =>
+  Effect.gen(function*() {
+    const network = yield* SimNetwork
+    const heapBeforeMB = heapMB()
+    const t0 = now()
+    const nodes: Array<SimNode> = []
+    for (let i = 0; i < n; i++) nodes.push(yield* startNode(`node-${i}`, addressOf(i)))
+    const startSeconds = secondsSince(t0)
+
+    // node i joins node-0 at t = i ms
+    const joins = yield* Scope.make()
+    let joinsOk = 0
+    let joinsFailed = 0
+    for (let i = 1; i < n; i++) {
+      yield* Effect.sleep(i).pipe(
+        Effect.andThen(Effect.result(nodes[i]!.membership.join([nodes[0]!.address]))),
+        Effect.map((r) => (r._tag === "Success" ? joinsOk++ : joinsFailed++)),
+        Effect.forkIn(joins)
+      )
+    }
+
+    // every node when small, else 25 spread over the cluster (node-0 and the last joiner included)
+    const checked = n <= 100
+      ? nodes
+      : Array.from({ length: 25 }, (_, k) => nodes[Math.round((k * (n - 1)) / 24)]!)
+    const allAlive = Effect.map(
+      Effect.forEach(checked, (node) => node.membership.currentMembers),
+      (tables) => tables.every((t) => t.reduce((c, m) => (m.state === "alive" ? c + 1 : c), 0) === n)
+    )
+
+    let t = 0
+    let convergedAtMs: number | undefined
+    let stoppedEarly = false
+    const timeline: Array<number> = []
+    const session = profiling === undefined ? undefined : new Session()
+    let profilerOn = false
+    const step = 500
+    while (t < virtualMs) {
+      if (session !== undefined && !profilerOn && t >= profiling!.fromMs) {
+        profilerOn = true
+        yield* Effect.promise(async () => {
+          session.connect()
+          await session.post("Profiler.enable")
+          await session.post("Profiler.start")
+        })
+      }
+      const dt = Math.min(step, virtualMs - t)
+      yield* TestClock.adjust(dt)
+      t += dt
+      if (t % 1000 === 0) timeline.push(secondsSince(t0))
+      if (t % 1000 === 0 && convergedAtMs === undefined && (yield* allAlive)) convergedAtMs = t
+      if (t % 5000 === 0) {
+        process.stderr.write(`  n=${n}: ${t / 1000} virtual s after ${secondsSince(t0).toFixed(1)} real s\n`)
+      }
+      if (secondsSince(t0) > budgetSeconds && t < virtualMs) {
+        stoppedEarly = true
+        break
+      }
+    }
+    const realSeconds = secondsSince(t0)
+    if (session !== undefined && profilerOn) {
+      yield* Effect.promise(async () => {
+        const { profile } = await session.post("Profiler.stop")
+        writeFileSync(profiling!.file, JSON.stringify(profile))
+        session.disconnect()
+      })
+    }
+    const converged = yield* allAlive
+    const totals = yield* network.totals()
+    let suspicions = 0
+    let internalErrors = 0
+    for (const node of nodes) {
+      const s = yield* node.membership.stats
+      suspicions += s.suspicionsRaised
+      internalErrors += s.internalErrors
+    }
+    const heapUsedMB = heapMB()
+    const rssMB = process.memoryUsage().rss / 2 ** 20
+    const result: Result = {
+      n,
+      virtualMs: t,
+      askedMs: virtualMs,
+      startSeconds,
+      realSeconds,
+      timeline,
+      packetsDelivered: totals.packetsReceived,
+      messages: decoded.messages,
+      alives: decoded.alives,
+      packetsSent: totals.packetsSent,
+      packetsDropped: totals.packetsDropped,
+      queueOverflows: totals.queueOverflows,
+      streamsOpened: totals.streamsOpened,
+      joinsOk,
+      joinsFailed,
+      suspicions,
+      internalErrors,
+      heapUsedMB,
+      heapBeforeMB,
+      rssMB,
+      checked: checked.length,
+      converged,
+      convergedAtMs,
+      stoppedEarly
+    }
+    // stop the nodes before the network
+    yield* Scope.close(joins, Exit.void)
+    for (const node of nodes) yield* Scope.close(node.scope, Exit.void)
+    return result
+  })
+
+const child = async (n: number, virtualMs: number, budgetSeconds: number, profiling: Profiling | undefined) => {
+  const program = runCluster(n, virtualMs, budgetSeconds, profiling).pipe(
+    Effect.provide(SimNetwork.layer()),
+    Effect.provide(TestClock.layer({ warningDelay: "120 seconds" })),
+    Random.withSeed(1)
+  )
+  const result = await Effect.runPromise(program)
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+}
+
+/**
+ * The cost of the timers alone: n fibers sleeping like one node's periodic ticks (gossip every
+ * 200 ms, probe every 1 s), nothing else, under the same TestClock; real ms per virtual second.
+ */
+const floor = async (n: number) => {
+  const virtualMs = 10_000
+  const program = Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    let wakes = 0
+    const tick = (every: number, offset: number) =>
+      Effect.sleep(offset).pipe(
+        Effect.andThen(Effect.forever(Effect.andThen(Effect.sleep(every), Effect.sync(() => wakes++)))),
+        Effect.forkIn(scope)
+      )
+    for (let i = 0; i < n; i++) {
+      yield* tick(200, (i * 37) % 200)
+      yield* tick(1000, (i * 131) % 1000)
+    }
+    yield* TestClock.adjust(1000)
+    wakes = 0
+    const t0 = now()
+    for (let t = 0; t < virtualMs; t += 500) yield* TestClock.adjust(500)
+    const ms = (now() - t0) / 1e6
+    yield* Scope.close(scope, Exit.void)
+    return { msPerVirtualSecond: ms / (virtualMs / 1000), wakes, usPerWake: (ms * 1000) / wakes }
+  })
+  const r = await Effect.runPromise(program.pipe(Effect.provide(TestClock.layer({ warningDelay: "120 seconds" }))))
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: sizes in order, each in a child, within the wall-clock budget
+
+const runChild = <A = Result>(args: ReadonlyArray<string>): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const script = fileURLToPath(import.meta.url)
+    const proc = spawn(process.execPath, ["--expose-gc", script, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    proc.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+    proc.on("error", reject)
+    proc.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("RESULT "))
+      if (code !== 0 || line === undefined) reject(new Error(`child ${args.join(" ")} exited with ${code}\n${out}`))
+      else resolve(JSON.parse(line.slice(7)) as A)
+    })
+  })
+
+const parent = async () => {
+  const sizes = (arg("sizes") ?? "10,100,500,1000").split(",").map(Number)
+  const virtualMs = Number(arg("virtual") ?? 60) * 1000
+  const budget = Number(arg("budget") ?? 60)
+  const started = now()
+  const results: Array<Result> = []
+  const notes: Array<string> = []
+  for (const n of sizes) {
+    const remaining = budget - secondsSince(started) - 1
+    const last = results.at(-1)
+    const before = results.at(-2)
+    if (last !== undefined) {
+      // cost grows at least linearly with n; use the growth seen so far (exponent in [1, 2.5])
+      // the join phase alone is quadratic (every node hears every alive ~retransmit-limit times)
+      let exponent = 1.5
+      if (before !== undefined && before.realSeconds > 0.5) {
+        const perVirtual = (r: Result) => r.realSeconds / r.virtualMs
+        exponent = Math.log(perVirtual(last) / perVirtual(before)) / Math.log(last.n / before.n)
+        exponent = Math.min(2.5, Math.max(1.5, exponent))
+      }
+      const projected = (last.realSeconds / last.virtualMs) * virtualMs * (n / last.n) ** exponent
+      if (last.stoppedEarly || projected > remaining) {
+        notes.push(
+          `stopped before n = ${num(n)}: ${
+            last.stoppedEarly
+              ? `n = ${num(last.n)} already used up the budget`
+              : `projected ~${num(projected)} s (cost ∝ n^${exponent.toFixed(2)}) exceeds the ${
+                num(Math.max(0, remaining))
+              } s left of the ${budget} s budget`
+          }`
+        )
+        break
+      }
+    }
+    if (remaining < 2) {
+      notes.push(`stopped before n = ${num(n)}: budget used up`)
+      break
+    }
+    process.stderr.write(`cluster of ${n}…\n`)
+    results.push(
+      await runChild(["--child", String(n), "--virtual", String(virtualMs / 1000), "--budget", String(Math.max(1, remaining - 2))])
+    )
+  }
+  // the timer floor for the sizes that ran (a second or two each)
+  const floors = new Map<number, { msPerVirtualSecond: number; wakes: number; usPerWake: number }>()
+  for (const r of results) floors.set(r.n, await runChild(["--floor", String(r.n)]))
+
+  printHeader("Simulated clusters (SimNetwork + TestClock)", [
+    `setup: full Membership stack per node, compact codec, lan profile, SimNetwork defaults (1 ms latency, no loss),`,
+    `       Random.withSeed(1); node i joins node-0 at t = i ms; run ${virtualMs / 1000} virtual s from t = 0; each size in`,
+    `       its own process (--expose-gc), heap measured after a full GC at the end of the run; wall-clock budget ${budget} s.`,
+    `       converged = every checked node lists all n alive (all nodes up to 100, else 25 spread over the cluster);`,
+    `       "converged by" = first whole virtual second at which that held. messages = decoded from delivered packets`,
+    `       (compounds carry several). heap/node = (heap after − heap before the nodes started) / n. timer floor = the`,
+    `       same TestClock driving only n × (one 200 ms + one 1 s) sleep loops, i.e. each node's periodic ticks.`
+  ])
+  const at = (r: Result, second: number) => (second <= 0 ? 0 : r.timeline[Math.min(second, r.timeline.length) - 1] ?? 0)
+  const half = virtualMs / 2000
+  console.log(table(
+    [
+      "nodes",
+      "virtual s",
+      "real s",
+      "speed-up",
+      "packets delivered",
+      "packets/real s",
+      "messages (alive)",
+      "heap MB",
+      "converged",
+      "converged by"
+    ],
+    results.map((r) => [
+      num(r.n),
+      num(r.virtualMs / 1000, r.virtualMs % 1000 === 0 ? 0 : 1) + (r.stoppedEarly ? " (budget)" : ""),
+      num(r.realSeconds, 1),
+      `${num(r.virtualMs / 1000 / r.realSeconds, 1)}×`,
+      num(r.packetsDelivered),
+      num(r.packetsDelivered / r.realSeconds),
+      `${num(r.messages)} (${num(r.alives)})`,
+      num(r.heapUsedMB, 1),
+      `${r.converged ? "yes" : "NO"} (${r.checked} checked)`,
+      r.convergedAtMs === undefined ? "–" : `${num(r.convergedAtMs / 1000)} s`
+    ])
+  ))
+  console.log("")
+  console.log(table(
+    [
+      "nodes",
+      "real s, first 10 virtual s",
+      `steady (virtual ${half}–${virtualMs / 1000} s): speed-up`,
+      "real ms per virtual s",
+      "timer floor ms per virtual s",
+      "heap/node KB",
+      "RSS MB",
+      "push/pulls",
+      "joins ok/failed",
+      "suspicions",
+      "dropped / overflows",
+      "internal errors",
+      "start nodes s"
+    ],
+    results.map((r) => {
+      const steady = r.timeline.length >= virtualMs / 1000 ? half / (at(r, virtualMs / 1000) - at(r, half)) : NaN
+      const fl = floors.get(r.n)
+      return [
+        num(r.n),
+        num(at(r, 10), 1),
+        Number.isFinite(steady) ? `${num(steady, 1)}×` : "–",
+        Number.isFinite(steady) ? num(1000 / steady) : "–",
+        fl === undefined ? "–" : `${num(fl.msPerVirtualSecond)} (${num(fl.usPerWake, 0)} µs/wake)`,
+        num(((r.heapUsedMB - r.heapBeforeMB) * 1024) / r.n, 0),
+        mb(r.rssMB * 2 ** 20),
+        num(r.streamsOpened),
+        `${num(r.joinsOk)}/${num(r.joinsFailed)}`,
+        num(r.suspicions),
+        `${num(r.packetsDropped)} / ${num(r.queueOverflows)}`,
+        num(r.internalErrors),
+        num(r.startSeconds, 2)
+      ]
+    })
+  ))
+  console.log("")
+  for (const note of notes) console.log(note)
+  console.log(`wall time: ${num(secondsSince(started), 1)} s`)
+}
+
+const childN = arg("child")
+const floorN = arg("floor")
+if (floorN !== undefined) {
+  await floor(Number(floorN))
+} else if (childN !== undefined) {
+  const file = arg("profile")
+  await child(
+    Number(childN),
+    Number(arg("virtual") ?? 60) * 1000,
+    Number(arg("budget") ?? 600),
+    file === undefined ? undefined : { file, fromMs: Number(arg("profile-from") ?? 0) * 1000 }
+  )
+} else {
+  await parent()
+}
