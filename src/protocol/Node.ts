@@ -14,7 +14,7 @@ import type { Alive, Dead, IndirectPing, PacketMessage, Ping, PushNodeState, Pus
 import * as Msg from "./Messages.ts"
 import { Awareness } from "./Awareness.ts"
 import { BroadcastQueue, MAX_PARTS } from "./Broadcasts.ts"
-import { Entry, validVsn } from "./Entry.ts"
+import { Entry, internVsn, validVsn } from "./Entry.ts"
 import { SeenBroadcasts, unwrap, wrap } from "./Envelope.ts"
 import type { Output } from "./Outputs.ts"
 import { pushPullScale, retransmitLimit, Suspicion, suspicionTimeout } from "./Suspicion.ts"
@@ -66,6 +66,8 @@ export interface CoreStats {
   rejectedAlives: number
 }
 
+const EMPTY_BYTES = new Uint8Array(0)
+
 export const timerKeys = {
   probeTick: "tick:probe",
   gossipTick: "tick:gossip",
@@ -103,6 +105,9 @@ export class NodeCore {
   private incarnation = 0
   private probe: Probe | undefined
   private probeTickPending = false
+  private gossipArmed = false
+  /** When the gossip loop ticks next, if armed (the grid is set by a random stagger at start). */
+  private gossipNext = 0
   private leaving = false
   private nextNotify = 0
   private nextBroadcastId = 0
@@ -127,14 +132,14 @@ export class NodeCore {
       c.delegateProtocolMax,
       c.delegateProtocolVersion
     )
-    this.aliveNode(this.selfAlive(this.nextIncarnation(), this.config.meta), now, true, undefined)
     // Start each periodic activity after a random stagger so nodes don't tick in lock-step.
     this.setTimer(timerKeys.probeTick, now + Math.floor(env.random() * c.probeInterval))
-    if (c.gossipNodes > 0) this.setTimer(timerKeys.gossipTick, now + Math.floor(env.random() * c.gossipInterval))
+    this.gossipNext = now + Math.floor(env.random() * c.gossipInterval)
     if (c.pushPullInterval > 0) {
       this.setTimer(timerKeys.pushPullTick, now + Math.floor(env.random() * c.pushPullInterval))
     }
     if (c.reconnectInterval > 0) this.setTimer(timerKeys.reconnectTick, now + c.reconnectInterval)
+    this.aliveNode(this.selfAlive(this.nextIncarnation(), this.config.meta), now, true, undefined)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -217,8 +222,12 @@ export class NodeCore {
       return this.probeTick(now)
     }
     if (key === timerKeys.gossipTick) {
-      this.setTimer(key, now + c.gossipInterval)
-      return this.gossip(now)
+      this.gossip(now)
+      // An idle node does not tick: the next broadcast re-arms the loop.
+      this.gossipArmed = false
+      this.gossipNext = now + c.gossipInterval
+      if (this.broadcasts.size > 0 || this.userBroadcasts.size > 0) this.armGossip()
+      return
     }
     if (key === timerKeys.pushPullTick) {
       this.setTimer(key, now + pushPullScale(c.pushPullInterval, this.nodes.length))
@@ -252,7 +261,7 @@ export class NodeCore {
       state: stateToWire[n.state],
       vsn: n.vsn
     }))
-    return { _tag: "PushPull", join, nodes, userState: new Uint8Array(0) }
+    return { _tag: "PushPull", join, nodes, userState: EMPTY_BYTES }
   }
 
   /**
@@ -330,6 +339,7 @@ export class NodeCore {
     if (bytes.length > this.broadcastBudget) return false
     this.seenBroadcasts.add(this.name, id)
     this.userBroadcasts.enqueue(bytes)
+    this.armGossip()
     return true
   }
 
@@ -342,6 +352,7 @@ export class NodeCore {
     const bytes = this.env.encode(Msg.user(payload))
     if (bytes.length > this.broadcastBudget) return false
     this.userBroadcasts.enqueue(bytes)
+    this.armGossip()
     return true
   }
 
@@ -360,7 +371,10 @@ export class NodeCore {
     if (!this.seenBroadcasts.add(envelope.origin, envelope.id)) return
     this.out.push({ _tag: "Deliver", from, origin: envelope.origin, payload: envelope.payload })
     // Pass it on, so that it reaches the members its origin never talks to.
-    if (!this.leaving) this.userBroadcasts.enqueue(this.env.encode(message))
+    if (!this.leaving) {
+      this.userBroadcasts.enqueue(this.env.encode(message))
+      this.armGossip()
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -380,7 +394,7 @@ export class NodeCore {
     if (state === undefined) {
       // Incarnations start at 1: an alive at 0 could never win against the placeholder.
       if (a.incarnation === 0) return
-      state = new Entry(a.node, a.addr, a.port, a.meta, 0, "dead", now, a.vsn)
+      state = new Entry(a.node, a.addr, a.port, a.meta, 0, "dead", now, internVsn(a.vsn))
       this.byName.set(a.node, state)
       // Insert at a random position so that probe order (and so detection time) is fair.
       const offset = Math.floor(this.env.random() * (this.nodes.length + 1))
@@ -411,7 +425,7 @@ export class NodeCore {
       this.refute(state, a.incarnation)
     } else {
       this.broadcast(a.node, this.env.encode(a), notify)
-      state.vsn = a.vsn
+      if (!bytesEqual(state.vsn, a.vsn)) state.vsn = internVsn(a.vsn)
       state.incarnation = a.incarnation
       state.meta = a.meta
       state.setAddress(a.addr, a.port)
@@ -518,7 +532,7 @@ export class NodeCore {
     this.stats.refutations++
     // Having to refute hints that we are the slow one.
     this.awareness.applyDelta(1)
-    this.broadcast(self.name, this.env.encode(this.selfAlive(inc, self.meta ?? new Uint8Array(0))), undefined)
+    this.broadcast(self.name, this.env.encode(this.selfAlive(inc, self.meta ?? EMPTY_BYTES)), undefined)
   }
 
   private cancelSuspicion(node: string): void {
@@ -833,6 +847,14 @@ export class NodeCore {
 
   private broadcast(node: string, bytes: Uint8Array, notify: number | undefined): void {
     this.broadcasts.enqueue(bytes, node, notify)
+    this.armGossip()
+  }
+
+  /** Runs the gossip loop at its next tick (or at once, when that tick is past). */
+  private armGossip(): void {
+    if (this.gossipArmed || this.config.gossipNodes === 0) return
+    this.gossipArmed = true
+    this.setTimer(timerKeys.gossipTick, this.gossipNext)
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -13,11 +13,15 @@ import { codec, fakePeer } from "./fakes.ts"
 
 const about = (name: string, tag: MemberEvent["_tag"]) => (e: MemberEvent) => e._tag === tag && e.member.name === name
 
-/** Times at which `node` sent a message of `tag` to `to`. */
-const sentTimes = (node: SimNode, to: string, tag: Msg.PacketMessage["_tag"]) =>
+/** `[time, seqNo]` of every message of `tag` that `node` sent to `to`. */
+const sentSeqs = (node: SimNode, to: string, tag: "Ping" | "IndirectPing") =>
   node.sent
-    .filter((s) => s.to === to && codec.decodePacket(s.bytes).messages.some((m) => m._tag === tag))
-    .map((s) => s.at)
+    .filter((s) => s.to === to)
+    .flatMap((s) =>
+      codec.decodePacket(s.bytes).messages.flatMap((m) =>
+        m._tag === tag ? [[s.at, (m as Msg.Ping | Msg.IndirectPing).seqNo] as const] : []
+      )
+    )
 
 describe("probe timing (3 nodes, LAN)", () => {
   it.effect("a silent node is suspected exactly one probe interval after the ping and dies exactly 4 s later", () =>
@@ -41,11 +45,14 @@ describe("probe timing (3 nodes, LAN)", () => {
           assert.strictEqual(failed.at, suspected.at + 4000)
         }
         if (suspected.event._tag === "MemberSuspected" && suspected.event.from === node.name) {
-          // Our own probe: ping at t, indirect ping at t + probeTimeout, suspicion at t + probeInterval.
-          const pingAt = Math.max(...sentTimes(node, victim.address, "Ping").filter((t) => t < suspected.at))
-          assert.strictEqual(suspected.at, pingAt + 1000)
+          // Our own probe: ping at t, indirect ping (same sequence number) at t + probeTimeout,
+          // suspicion at t + probeInterval. Pings we relay for others carry other numbers.
           const other = nodes[1 - nodes.indexOf(node)]!
-          assert.include(sentTimes(node, other.address, "IndirectPing"), pingAt + 500)
+          const indirect = sentSeqs(node, other.address, "IndirectPing").filter(([at]) => at < suspected.at)
+          const [indirectAt, seqNo] = indirect[indirect.length - 1]!
+          const [pingAt] = sentSeqs(node, victim.address, "Ping").find(([, seq]) => seq === seqNo)!
+          assert.strictEqual(indirectAt, pingAt + 500)
+          assert.strictEqual(suspected.at, pingAt + 1000)
           checked++
         }
       }

@@ -8,6 +8,9 @@
 import { DecodeError, type DecodeReason } from "../Codec.ts"
 import { MAX_PORT, MAX_STRING_BYTES } from "./Limits.ts"
 
+/** Shared by every empty field: an empty array costs as much to allocate as a small one. */
+const EMPTY = new Uint8Array(0)
+
 /** Why a read stopped; converted to `DecodeError` by the caller. */
 export class ReadFailure {
   readonly reason: DecodeReason
@@ -98,6 +101,7 @@ export class Reader {
     if (n > this.end - this.pos) {
       return fail("Truncated", `field of ${n} bytes runs past the end (${this.end - this.pos} left)`)
     }
+    if (n === 0) return EMPTY
     const out = this.buf.slice(this.pos, this.pos + n)
     this.pos += n
     return out
