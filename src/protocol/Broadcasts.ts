@@ -4,6 +4,11 @@
  * sent `retransmitLimit` times. A newer message about the same node replaces the
  * queued one. Selection: fewest transmissions first, then the longest message
  * that still fits, then the newest.
+ *
+ * Items live in one tier per transmission count, each tier kept sorted so that
+ * the best candidate (longest, then newest) is last: taking what fits costs a
+ * binary search per message taken rather than a sort of the whole queue per
+ * packet, and a new broadcast usually lands at the end of its tier.
  */
 
 /** A compound counts its parts in one byte. */
@@ -17,19 +22,46 @@ interface Item {
   transmits: number
 }
 
-const order = (a: Item, b: Item): number =>
-  a.transmits - b.transmits || b.bytes.length - a.bytes.length || b.id - a.id
+/** Order within a tier, worst candidate first: shorter first, then older first. */
+const before = (a: Item, b: Item): boolean =>
+  a.bytes.length < b.bytes.length || (a.bytes.length === b.bytes.length && a.id < b.id)
+
+/** Index where `item` belongs in `tier`. */
+const insertionPoint = (tier: ReadonlyArray<Item>, item: Item): number => {
+  let lo = 0
+  let hi = tier.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (before(tier[mid]!, item)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The last index below `end` whose message is at most `free` bytes long, or -1. */
+const lastFitting = (tier: ReadonlyArray<Item>, end: number, free: number): number => {
+  let lo = 0
+  let hi = end
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (tier[mid]!.bytes.length <= free) lo = mid + 1
+    else hi = mid
+  }
+  return lo - 1
+}
 
 export class BroadcastQueue {
-  private items: Array<Item> = []
+  /** `tiers[t]`: items sent `t` times, in selection order. */
+  private readonly tiers: Array<Array<Item>> = []
   private readonly byKey = new Map<string, Item>()
+  private count = 0
   private nextId = 0
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
 
   /** Queued broadcasts. */
   get size(): number {
-    return this.items.length
+    return this.count
   }
 
   /**
@@ -42,7 +74,7 @@ export class BroadcastQueue {
       if (old !== undefined) this.remove(old)
     }
     const item: Item = { key, bytes, id: this.nextId++, notify, transmits: 0 }
-    this.items.push(item)
+    this.insert(item)
     if (key !== undefined) this.byKey.set(key, item)
   }
 
@@ -52,40 +84,55 @@ export class BroadcastQueue {
    */
   take(overhead: number, limit: number, transmitLimit: number, maxCount = MAX_PARTS): Array<Uint8Array> {
     const out: Array<Uint8Array> = []
-    if (this.items.length === 0 || maxCount <= 0) return out
-    this.items.sort(order)
-    let used = 0
-    let done = false
-    for (const item of this.items) {
-      const free = limit - used - overhead
-      if (free <= 0) break
-      if (item.bytes.length > free) continue
-      if (out.length === maxCount) break
-      used += overhead + item.bytes.length
-      out.push(item.bytes)
-      item.transmits++
-      if (item.transmits >= transmitLimit) done = true
-    }
-    if (done) {
-      const keep: Array<Item> = []
-      for (const item of this.items) {
-        if (item.transmits >= transmitLimit) this.finish(item)
-        else keep.push(item)
+    if (this.count === 0 || maxCount <= 0) return out
+    const taken: Array<Item> = []
+    let free = limit - overhead
+    for (let t = 0; t < this.tiers.length && free > 0 && taken.length < maxCount; t++) {
+      const tier = this.tiers[t]!
+      let i = lastFitting(tier, tier.length, free)
+      while (i >= 0 && free > 0 && taken.length < maxCount) {
+        const item = tier[i]!
+        // Taken items leave their tier now and come back one tier up after the walk,
+        // so that a single packet never carries the same broadcast twice.
+        tier.splice(i, 1)
+        taken.push(item)
+        out.push(item.bytes)
+        free -= overhead + item.bytes.length
+        i = lastFitting(tier, i, free)
       }
-      this.items = keep
+    }
+    this.count -= taken.length
+    for (const item of taken) {
+      item.transmits++
+      if (item.transmits >= transmitLimit) this.finish(item)
+      else this.insert(item)
     }
     return out
   }
 
   /** Drops everything (a node shutting down), reporting each waiter as finished. */
   clear(): void {
-    for (const item of this.items) this.finish(item)
-    this.items = []
+    for (const tier of this.tiers) for (const item of tier) this.finish(item)
+    this.tiers.length = 0
+    this.count = 0
+  }
+
+  private insert(item: Item): void {
+    while (this.tiers.length <= item.transmits) this.tiers.push([])
+    const tier = this.tiers[item.transmits]!
+    tier.splice(insertionPoint(tier, item), 0, item)
+    this.count++
   }
 
   private remove(item: Item): void {
-    const i = this.items.indexOf(item)
-    if (i >= 0) this.items.splice(i, 1)
+    const tier = this.tiers[item.transmits]
+    if (tier !== undefined) {
+      const i = insertionPoint(tier, item)
+      if (tier[i] === item) {
+        tier.splice(i, 1)
+        this.count--
+      }
+    }
     this.finish(item)
   }
 
