@@ -139,11 +139,14 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         }
       })
 
+      // From the published table, not through the actor: a send must not queue behind the protocol.
       const addressOf = (name: string) =>
-        Effect.flatMap(node.call((c) => c.member(name)), (m) =>
-          m === undefined || m.state === "dead" || m.state === "left"
+        Effect.flatMap(SubscriptionRef.get(node.members), (members) => {
+          const m = members.find((x) => x.name === name)
+          return m === undefined || m.state === "dead" || m.state === "left"
             ? Effect.fail(new MessageError({ reason: "UnknownNode", message: `no live member named "${name}"` }))
-            : Effect.succeed(m.address))
+            : Effect.succeed(m.address)
+        })
 
       const sendBestEffort = Effect.fnUntraced(function*(member: string, payload: Uint8Array) {
         const to = yield* addressOf(member)

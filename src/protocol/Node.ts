@@ -68,6 +68,18 @@ export interface CoreStats {
 
 const EMPTY_BYTES = new Uint8Array(0)
 
+/** Where `name` is, or belongs, in a name-ordered array. */
+const nameIndex = (entries: ReadonlyArray<Entry>, name: string): number => {
+  let lo = 0
+  let hi = entries.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (entries[mid]!.name < name) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 export const timerKeys = {
   probeTick: "tick:probe",
   gossipTick: "tick:gossip",
@@ -95,6 +107,8 @@ export class NodeCore {
   private readonly config: GossipConfigValues
   private readonly nodes: Array<Entry> = []
   private readonly byName = new Map<string, Entry>()
+  /** The same entries in name order, kept so that publishing the table needs no sort. */
+  private readonly byNameOrder: Array<Entry> = []
   private readonly suspicions = new Map<string, Suspicion>()
   private readonly ackHandlers = new Map<number, AckHandler>()
   private readonly broadcasts = new BroadcastQueue()
@@ -157,7 +171,7 @@ export class NodeCore {
   /** Every entry of the member table, self included, in name order. */
   members(): Array<Member> {
     this.membersChanged = false
-    return this.nodes.map((n) => n.snapshot).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    return this.byNameOrder.map((n) => n.snapshot)
   }
 
   /** The local node's entry. */
@@ -399,6 +413,7 @@ export class NodeCore {
       // Insert at a random position so that probe order (and so detection time) is fair.
       const offset = Math.floor(this.env.random() * (this.nodes.length + 1))
       this.nodes.push(state)
+      this.byNameOrder.splice(nameIndex(this.byNameOrder, a.node), 0, state)
       const n = this.nodes.length - 1
       ;[this.nodes[offset], this.nodes[n]] = [this.nodes[n]!, this.nodes[offset]!]
     } else if (!bytesEqual(state.addr, a.addr) || state.port !== a.port) {
@@ -719,6 +734,7 @@ export class NodeCore {
     for (const n of this.nodes) {
       if (n.deadOrLeft && n.name !== this.name && now - n.stateChange > this.config.gossipToTheDeadTime) {
         this.byName.delete(n.name)
+        this.byNameOrder.splice(nameIndex(this.byNameOrder, n.name), 1)
         this.membersChanged = true
         this.publish({ _tag: "MemberReaped", member: n.snapshot })
       } else {
