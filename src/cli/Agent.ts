@@ -10,6 +10,7 @@ import { Context, Deferred, Effect, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { Gossip } from "../Gossip.ts"
 import { Membership } from "../Membership.ts"
+import { SerfRelay } from "../serf/Relay.ts"
 import { encodeTags } from "../serf/Tags.ts"
 import * as Control from "./Control.ts"
 import { AgentControl } from "./Control.ts"
@@ -21,9 +22,13 @@ import { announceLeave, MemberClock, serfDelegateVersions } from "./SerfCompat.t
 import type { AgentError } from "./Shutdown.ts"
 import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
 
-/** The node, configured from the flags, plus serf's clock following it. */
+/**
+ * The node, configured from the flags, plus what a serf agent does besides
+ * memberlist: following serf's member clock, and passing serf's intents,
+ * events and queries on (serf counts on every member to re-gossip them).
+ */
 export const nodeLayer = (options: AgentOptions) =>
-  MemberClock.layer.pipe(
+  Layer.mergeAll(MemberClock.layer, SerfRelay.layer).pipe(
     Layer.provideMerge(Gossip.layer({
       name: options.name,
       bind: options.bind,

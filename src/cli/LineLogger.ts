@@ -3,7 +3,9 @@
  * level, message, then `key=value` pairs) or `json` (exactly one JSON object
  * per line, fields `time`, `level`, `msg`, then the log annotations), so a
  * supervisor or a script can follow the agent line by line. Every log of the
- * process goes through it, the library's own included.
+ * process goes through it, the library's own included. (`Logger.consoleJson`
+ * nests the annotations and names the time differently; readers of the agent
+ * want `node`, `state` and `event` at the top level.)
  */
 import { Cause, Layer, Logger, References } from "effect"
 import type { LogFormat } from "./Options.ts"

@@ -2,9 +2,10 @@
  * `gossip members`: asks a running agent's control endpoint for its member
  * table and prints it, as a table like `serf members` or as JSON.
  */
+import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { CliError } from "effect/cli"
-import { FetchHttpClient, HttpClient, HttpClientResponse } from "effect/http"
+import { HttpClient, HttpClientResponse } from "effect/http"
 import type { MemberInfo } from "./MemberInfo.ts"
 import { MemberInfoList } from "./MemberInfo.ts"
 import type { MembersOptions } from "./Options.ts"
@@ -28,14 +29,25 @@ export const formatTable = (members: ReadonlyArray<MemberInfo>): string => {
     .join("\n")
 }
 
-/** `GET /v1/members` of the agent at `ctl` (`ip:port`), decoded. */
+/**
+ * `GET /v1/members` of the agent at `ctl` (`ip:port`), decoded. Through
+ * `node:http` rather than `fetch`, which refuses some ports (6000, 6665, …)
+ * that a control endpoint may well use.
+ */
 export const fetchMembers = (ctl: string) =>
   HttpClient.get(`http://${ctl}/v1/members`).pipe(
     Effect.flatMap(HttpClientResponse.filterStatusOk),
     Effect.flatMap(HttpClientResponse.schemaBodyJson(MemberInfoList)),
     Effect.timeout(REQUEST_TIMEOUT),
-    Effect.provide(FetchHttpClient.layer)
+    Effect.provide(NodeHttpClient.layerNodeHttp)
   )
+
+// The innermost cause says what actually happened (ECONNREFUSED, …); the wrappers only say where.
+const explain = (error: Error): string => {
+  let innermost = error
+  for (let depth = 0; depth < 5 && innermost.cause instanceof Error; depth++) innermost = innermost.cause
+  return innermost === error ? error.message : `${error.message}: ${innermost.message}`
+}
 
 /** Prints the member table of the agent at `options.ctl`; a clear message and exit code 1 when it cannot. */
 export const listMembers = Effect.fn("gossip.members")(function*(options: MembersOptions) {
@@ -43,7 +55,7 @@ export const listMembers = Effect.fn("gossip.members")(function*(options: Member
     Effect.mapError((cause) =>
       new CliError.UserError({
         cause,
-        userMessage: `cannot list members through the agent at ${options.ctl}: ${cause.message}`
+        userMessage: `cannot list members through the agent at ${options.ctl}: ${explain(cause)}`
       })
     )
   )
