@@ -2,7 +2,8 @@
  * The `Membership` service: who is in the cluster, as a stream; what happens to
  * them, as typed events; and the operations a node performs on the cluster.
  */
-import { Context, Effect, Layer, Result, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, PubSub, Result, Stream, SubscriptionRef } from "effect"
+import type { Scope } from "effect"
 import { Codec } from "./codec/Codec.ts"
 import { GossipConfig } from "./Config.ts"
 import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError } from "./Errors.ts"
@@ -20,8 +21,14 @@ export interface MembershipShape {
   readonly members: Stream.Stream<ReadonlyArray<Member>>
   /** The member table right now. */
   readonly currentMembers: Effect.Effect<ReadonlyArray<Member>>
-  /** Membership events from the moment the stream starts. */
+  /** Membership events from the moment the stream starts running. */
   readonly events: Stream.Stream<MemberEvent>
+  /**
+   * Subscribes now: the stream holds every event published after this effect returns,
+   * even before the stream is run, until the scope closes. For consumers that must not
+   * miss what happens right after they are set up.
+   */
+  readonly subscribeEvents: Effect.Effect<Stream.Stream<MemberEvent>, never, Scope.Scope>
   /** This node as the cluster sees it. */
   readonly localMember: Effect.Effect<Member>
   /** Members that are alive or suspect, self included. */
@@ -55,8 +62,10 @@ export interface MembershipShape {
   sendBestEffort(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member over a reliable stream. */
   sendReliable(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
-  /** Application messages received, from the moment the stream starts. */
+  /** Application messages received, from the moment the stream starts running. */
   readonly messages: Stream.Stream<UserMessage>
+  /** Like `subscribeEvents`, for application messages. */
+  readonly subscribeMessages: Effect.Effect<Stream.Stream<UserMessage>, never, Scope.Scope>
   /** Packet, error and protocol counters. */
   readonly stats: Effect.Effect<NodeStats>
 }
@@ -174,6 +183,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         members: SubscriptionRef.changes(node.members),
         currentMembers: SubscriptionRef.get(node.members),
         events: Stream.fromPubSub(node.events),
+        subscribeEvents: Effect.map(PubSub.subscribe(node.events), Stream.fromSubscription),
         localMember: node.call((c) => c.local),
         numMembers: node.call((c) => c.numMembers),
         healthScore: node.call((c) => c.awareness.score),
@@ -185,6 +195,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         sendBestEffort,
         sendReliable,
         messages: Stream.fromPubSub(node.messages),
+        subscribeMessages: Effect.map(PubSub.subscribe(node.messages), Stream.fromSubscription),
         stats: Effect.sync(() => node.stats())
       })
     })

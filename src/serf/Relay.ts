@@ -46,7 +46,8 @@ export const SerfRelay = {
   layer: Layer.effectDiscard(Effect.gen(function*() {
     const membership = yield* Membership
     const seen = new Seen(8192)
-    yield* membership.messages.pipe(
+    const messages = yield* membership.subscribeMessages
+    yield* messages.pipe(
       Stream.runForEach((message) => {
         const serf = decodeSerfMessage(message.payload)
         const key = serf === undefined ? undefined : relayKey(serf)
@@ -55,7 +56,5 @@ export const SerfRelay = {
       }),
       Effect.forkScoped
     )
-    // The subscription must exist before the first message can arrive.
-    yield* Effect.yieldNow
   }))
 } as const

@@ -58,8 +58,14 @@ const BindAttempts = 8
 const bindError = (host: string, port: number, message: string) =>
   new TransportError({ reason: "Bind", address: `${host.includes(":") ? `[${host}]` : host}:${port}`, message })
 
-const serverBindError = (host: string, port: number) => (e: SocketServer.SocketServerError) =>
-  bindError(host, port, `TCP: ${e.message}`)
+/** The OS's own words (EADDRINUSE, EADDRNOTAVAIL, …) say more than the error's name. */
+const causeText = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : cause === undefined ? "" : String(cause)
+
+const serverBindError = (host: string, port: number) => (e: SocketServer.SocketServerError) => {
+  const cause = causeText((e.reason as { readonly cause?: unknown }).cause)
+  return bindError(host, port, `TCP: ${cause === "" ? e.message : cause}`)
+}
 
 const udpInUse = (e: DatagramSocket.DatagramSocketError): boolean =>
   e.reason._tag === "DatagramSocketOpenError" && e.reason.kind === "AddressInUse"
