@@ -76,31 +76,37 @@ const checkVsn = (r: MsgpackReader, vsn: Uint8Array | null): Uint8Array | null =
 
 const nonEmpty = (b: Uint8Array | null): b is Uint8Array => b !== null && b.length > 0
 
+/** How many of the optional `Source*` fields (omitempty in Go) a ping or indirect ping carries. */
+const sourceFields = (m: Ping | IndirectPing): number =>
+  (nonEmpty(m.sourceAddr) ? 1 : 0) + (m.sourceNode !== "" ? 1 : 0) + (m.sourcePort !== 0 ? 1 : 0)
+
+/** The `Source*` fields that are set, in wire order (they sort together in both structs). */
+const writeSource = (w: MsgpackWriter, m: Ping | IndirectPing): void => {
+  if (nonEmpty(m.sourceAddr)) {
+    w.key(K.SourceAddr)
+    w.bytes(m.sourceAddr)
+  }
+  if (m.sourceNode !== "") {
+    w.key(K.SourceNode)
+    w.str(m.sourceNode)
+  }
+  if (m.sourcePort !== 0) {
+    w.key(K.SourcePort)
+    w.uint(m.sourcePort)
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // ping: Node, SeqNo, SourceAddr?, SourceNode?, SourcePort?
 
 /** Writes a `ping` body (no type byte). */
 export const writePing = (w: MsgpackWriter, m: Ping): void => {
-  const addr = nonEmpty(m.sourceAddr)
-  const node = m.sourceNode !== ""
-  const port = m.sourcePort !== 0
-  w.mapHeader(2 + (addr ? 1 : 0) + (node ? 1 : 0) + (port ? 1 : 0))
+  w.mapHeader(2 + sourceFields(m))
   w.key(K.Node)
   w.str(m.node)
   w.key(K.SeqNo)
   w.uint(m.seqNo)
-  if (addr) {
-    w.key(K.SourceAddr)
-    w.bytes(m.sourceAddr)
-  }
-  if (node) {
-    w.key(K.SourceNode)
-    w.str(m.sourceNode)
-  }
-  if (port) {
-    w.key(K.SourcePort)
-    w.uint(m.sourcePort)
-  }
+  writeSource(w, m)
 }
 
 const PING = keyTable(["Node", "SeqNo", "SourceAddr", "SourceNode", "SourcePort"])
@@ -143,10 +149,7 @@ export const readPing = (r: MsgpackReader): Ping | undefined => {
 
 /** Writes an `indirectPingReq` body. */
 export const writeIndirectPing = (w: MsgpackWriter, m: IndirectPing): void => {
-  const addr = nonEmpty(m.sourceAddr)
-  const node = m.sourceNode !== ""
-  const port = m.sourcePort !== 0
-  w.mapHeader(5 + (addr ? 1 : 0) + (node ? 1 : 0) + (port ? 1 : 0))
+  w.mapHeader(5 + sourceFields(m))
   w.key(K.Nack)
   w.bool(m.nack)
   w.key(K.Node)
@@ -155,18 +158,7 @@ export const writeIndirectPing = (w: MsgpackWriter, m: IndirectPing): void => {
   w.uint(m.port)
   w.key(K.SeqNo)
   w.uint(m.seqNo)
-  if (addr) {
-    w.key(K.SourceAddr)
-    w.bytes(m.sourceAddr)
-  }
-  if (node) {
-    w.key(K.SourceNode)
-    w.str(m.sourceNode)
-  }
-  if (port) {
-    w.key(K.SourcePort)
-    w.uint(m.sourcePort)
-  }
+  writeSource(w, m)
   w.key(K.Target)
   w.bytes(m.target)
 }
