@@ -8,11 +8,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { presets } from "../../src/Config.ts"
 import type { SerfAgent } from "./serf.ts"
-import { eventually, freePort, serfAvailable, startSerf } from "./serf.ts"
+import { eventually, freePort, serfAvailable, spawnScoped, startSerf } from "./serf.ts"
 
 const ENTRY = fileURLToPath(new URL("../../src/cli.ts", import.meta.url))
 
@@ -52,40 +52,24 @@ const startOurs = (options: {
       ...Object.entries(options.tags ?? {}).flatMap(([k, v]) => ["--tag", `${k}=${v}`]),
       ...(options.encrypt === undefined ? [] : ["--encrypt", options.encrypt])
     ]
-    let output = ""
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const c = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })
-        c.stdout!.on("data", (d) => (output += d))
-        c.stderr!.on("data", (d) => (output += d))
-        return c
-      }),
-      (c) =>
-        Effect.promise(() =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve()
-            c.once("exit", () => resolve())
-            c.kill("SIGKILL")
-          })
-        )
-    )
+    const { child, output: logs } = yield* spawnScoped(process.execPath, args)
     const exited = Effect.promise(() =>
       child.exitCode !== null || child.signalCode !== null
         ? Promise.resolve(child.exitCode)
         : new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
     ).pipe(
-      Effect.timeoutOrElse({ duration: 10_000, orElse: () => Effect.fail(new Error(`did not exit\n${output}`)) })
+      Effect.timeoutOrElse({ duration: 10_000, orElse: () => Effect.fail(new Error(`did not exit\n${logs()}`)) })
     )
     // started and joined: the joins are done before the agent logs "joined"
     yield* eventually(
       Effect.sync(() => {
-        if (child.exitCode !== null) throw new Error(`gossip agent exited\n${output}`)
-        return output.includes(`"msg":"joined"`)
+        if (child.exitCode !== null) throw new Error(`gossip agent exited\n${logs()}`)
+        return logs().includes(`"msg":"joined"`)
       }),
       15_000,
-      `gossip agent ${options.name} joined\n${output}`
+      `gossip agent ${options.name} joined\n${logs()}`
     )
-    return { address, ctl, process: child, output: () => output, exited }
+    return { address, ctl, process: child, output: logs, exited }
   })
 
 const statusIn = (serf: SerfAgent, name: string) =>

@@ -9,7 +9,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
-import { spawn } from "node:child_process"
 import { Codec } from "../../src/codec/Codec.ts"
 import type { CodecShape } from "../../src/codec/Codec.ts"
 import { makeMemberlistCodec } from "../../src/codec/MemberlistCodec.ts"
@@ -25,7 +24,7 @@ import { decodeSerfMessage, encodeLeaveIntent } from "../../src/serf/Messages.ts
 import { decodeTags, encodeTags } from "../../src/serf/Tags.ts"
 import { lzwDecompress } from "../../src/security/Lzw.ts"
 import { UdpTcpTransport } from "../../src/transport/UdpTcpTransport.ts"
-import { eventually, serfAvailable, startSerf } from "./serf.ts"
+import { eventually, serfAvailable, serfCli, startSerf } from "./serf.ts"
 import type { SerfAgent, SerfMember } from "./serf.ts"
 
 // ---------------------------------------------------------------------------------------
@@ -106,23 +105,6 @@ const startNode = (scope: Scope.Scope, o: NodeOptions) =>
     const node: TsNode = { name: o.name, address: `${o.ip}:${transport.port}`, membership, ...recorded }
     return node
   })
-
-/** Runs a serf CLI command (`serf event`, `serf join`, `serf tags`, …); never fails, bounded to 10 s. */
-const serfRun = (args: ReadonlyArray<string>) =>
-  Effect.promise(() =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn("serf", args, { stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d) => (stdout += d))
-      child.stderr.on("data", (d) => (stderr += d))
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
-      child.on("close", (status) => {
-        clearTimeout(timer)
-        resolve({ status, stdout, stderr })
-      })
-    })
-  )
 
 const byName = (ms: ReadonlyArray<SerfMember>, name: string) => ms.find((m) => m.name === name)
 
@@ -473,7 +455,7 @@ describe.skipIf(!serfAvailable)("interop with real serf agents", () => {
         const tableBefore = yield* tableOf(node)
         const statsBefore = yield* node.membership.stats
         const intruder = yield* startSerf({ name: `${label}-intruder`, ip: ip(base + 4), profile: "local", encrypt: wrongKey })
-        const join = yield* serfRun(["join", `-rpc-addr=${intruder.rpc}`, node.address])
+        const join = yield* serfCli(["join", `-rpc-addr=${intruder.rpc}`, node.address])
         assert.notStrictEqual(join.status, 0, `serf join with the wrong key succeeded:\n${join.stdout}`)
         yield* eventually(
           Effect.map(node.membership.stats, (s) =>
@@ -544,7 +526,7 @@ describe.skipIf(!serfAvailable)("interop with real serf agents", () => {
       yield* awaitConverged([s1, s2], [node], 10_000, "still one healthy cluster")
 
       // A serf user event, fired at the other agent, reaches us by gossip.
-      const fired = yield* serfRun(["event", `-rpc-addr=${s2.rpc}`, "deploy", "v42"])
+      const fired = yield* serfCli(["event", `-rpc-addr=${s2.rpc}`, "deploy", "v42"])
       assert.strictEqual(fired.status, 0, fired.stdout + fired.stderr)
       const deploy = () =>
         node.messages
@@ -562,7 +544,7 @@ describe.skipIf(!serfAvailable)("interop with real serf agents", () => {
       assert.include(utf8(raw), "deploy")
 
       // A serf query reaches us too (serf's own message type 4); we do not answer it.
-      const query = yield* serfRun(["query", `-rpc-addr=${s1.rpc}`, "-timeout=500ms", "whoami", "hello"])
+      const query = yield* serfCli(["query", `-rpc-addr=${s1.rpc}`, "-timeout=500ms", "whoami", "hello"])
       assert.strictEqual(query.status, 0, query.stdout + query.stderr)
       const whoami = () =>
         node.messages.map((m) => decodeSerfMessage(m.value.payload)).find((m) => m?._tag === "Query" && m.name === "whoami")
@@ -603,10 +585,10 @@ describe.skipIf(!serfAvailable)("interop with real serf agents", () => {
       yield* awaitConverged(agents, [node], CONVERGE, "cluster of 4 converged")
       // More gossip: user events (serf broadcasts, compounds) and a tag update (alive, incarnation 2).
       for (const [i, agent] of agents.entries()) {
-        const r = yield* serfRun(["event", `-rpc-addr=${agent.rpc}`, `ev-${i}`, "x".repeat(100 * i)])
+        const r = yield* serfCli(["event", `-rpc-addr=${agent.rpc}`, `ev-${i}`, "x".repeat(100 * i)])
         assert.strictEqual(r.status, 0, r.stdout + r.stderr)
       }
-      const tagged = yield* serfRun(["tags", `-rpc-addr=${s2.rpc}`, "-set", "role=primary"])
+      const tagged = yield* serfCli(["tags", `-rpc-addr=${s2.rpc}`, "-set", "role=primary"])
       assert.strictEqual(tagged.status, 0, tagged.stdout + tagged.stderr)
       yield* eventually(
         Effect.map(memberOf(node, s2.name), (m) => m !== undefined && decodeTags(m.meta)["role"] === "primary"),

@@ -72,7 +72,8 @@ export interface SerfOptions {
   readonly tags?: Record<string, string>
 }
 
-const serfCli = (args: ReadonlyArray<string>) =>
+/** Runs a serf CLI command (`serf members`, `serf event`, …) to completion; killed after `timeoutMillis`. */
+export const serfCli = (args: ReadonlyArray<string>, timeoutMillis = 10_000) =>
   Effect.promise(() =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn("serf", args, { stdio: ["ignore", "pipe", "pipe"] })
@@ -80,13 +81,36 @@ const serfCli = (args: ReadonlyArray<string>) =>
       let stderr = ""
       child.stdout.on("data", (d) => (stdout += d))
       child.stderr.on("data", (d) => (stderr += d))
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMillis)
       child.on("close", (status) => {
         clearTimeout(timer)
         resolve({ status, stdout, stderr })
       })
     })
   )
+
+/** A long-running child process with its output collected; SIGKILLed (and awaited) when the scope closes. */
+export const spawnScoped = (command: string, args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    let output = ""
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const c = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] })
+        c.stdout!.on("data", (d) => (output += d))
+        c.stderr!.on("data", (d) => (output += d))
+        return c
+      }),
+      (c) =>
+        Effect.promise(() =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve()
+            c.once("exit", () => resolve())
+            c.kill("SIGKILL")
+          })
+        )
+    )
+    return { child, output: () => output }
+  })
 
 /** Starts an agent and waits until its RPC answers; it is killed when the scope closes. */
 export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error, Scope.Scope> =>
@@ -106,25 +130,9 @@ export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error,
       ...Object.entries(options.tags ?? {}).flatMap(([k, v]) => ["-tag", `${k}=${v}`]),
       ...(options.join ?? []).map((j) => `-join=${j}`)
     ]
-    let output = ""
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const c = spawn("serf", args, { stdio: ["ignore", "pipe", "pipe"] })
-        c.stdout!.on("data", (d) => (output += d))
-        c.stderr!.on("data", (d) => (output += d))
-        return c
-      }),
-      (c) =>
-        Effect.promise(() =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve()
-            c.once("exit", () => resolve())
-            c.kill("SIGKILL")
-          })
-        )
-    )
+    const { child, output: logs } = yield* spawnScoped("serf", args)
     const members = Effect.gen(function*() {
-      const r = yield* serfCli(["members", "-format=json", `-rpc-addr=${rpc}`])
+      const r = yield* serfCli(["members", "-format=json", `-rpc-addr=${rpc}`], 5000)
       if (r.status !== 0) return []
       return (JSON.parse(r.stdout) as { members: ReadonlyArray<SerfMember> }).members
     })
@@ -132,7 +140,7 @@ export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error,
     const deadline = Date.now() + 10_000
     while (!(yield* members).some((m) => m.name === options.name)) {
       if (child.exitCode !== null || Date.now() > deadline) {
-        return yield* Effect.fail(new Error(`serf agent ${options.name} did not start:\n${output}`))
+        return yield* Effect.fail(new Error(`serf agent ${options.name} did not start:\n${logs()}`))
       }
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
     }
@@ -141,7 +149,7 @@ export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error,
       address,
       rpc,
       process: child,
-      logs: () => output,
+      logs,
       members,
       leave: Effect.asVoid(serfCli(["leave", `-rpc-addr=${rpc}`])),
       kill: (signal) => Effect.sync(() => void child.kill(signal))
