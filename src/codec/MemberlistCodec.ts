@@ -14,7 +14,7 @@
  * good ones. Limits follow newer memberlist, which hardened the decoder.
  *
  * What is never sent, because it kills a memberlist 0.2.2 agent or poisons
- * its table (wire doc §11 items 23–24): a zero-length compound part (empty
+ * its table: a zero-length compound part (empty
  * parts are dropped), a compound of more than 255 parts (larger sets nest
  * compounds, which every version unpacks), a Vsn other than 6 bytes (see
  * `MemberlistMessages.ts`), an empty compressed or encrypted payload (there is

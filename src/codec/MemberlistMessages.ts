@@ -1,5 +1,5 @@
 /**
- * memberlist's message bodies as msgpack (wire doc §4): one writer and one
+ * memberlist's message bodies as msgpack: one writer and one
  * reader per Go struct. Writers emit the keys in byte order and leave out the
  * `omitempty` fields exactly as Go does, so the output matches the captures
  * byte for byte. Readers take maps (any key order, unknown keys skipped) or
@@ -7,8 +7,7 @@
  *
  * `Vsn` policy. memberlist 0.2.2 indexes `Vsn[5]` whenever Vsn is non-empty,
  * so a 1–5-byte Vsn kills the receiving agent, and a missing one stores the
- * node with version 0, which then fails every join's version check (wire doc
- * §11 items 23–24). The engine always passes 6 bytes. Should anything else
+ * node with version 0, which then fails every join's version check. The engine always passes 6 bytes. Should anything else
  * reach the writer, it does not throw: it sends the first 6 bytes of a longer
  * Vsn (all Go reads), and replaces a missing or shorter one with six zero
  * bytes — receivers ignore an alive whose pmin is 0 (§6.6 step 2) and a

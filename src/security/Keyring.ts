@@ -1,5 +1,5 @@
 /**
- * memberlist's encryption (wire doc §2.5): AES-GCM with a 12-byte random nonce
+ * memberlist's encryption: AES-GCM with a 12-byte random nonce
  * and a 16-byte tag, keys of 16, 24 or 32 bytes, and an ordered keyring whose
  * first key (the primary) seals everything sent while every key is tried on
  * receive — which is what lets a cluster rotate keys without downtime.

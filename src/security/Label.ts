@@ -1,5 +1,5 @@
 /**
- * The label header of newer memberlist (≥ 0.3.0, wire doc §2.6):
+ * The label header of newer memberlist (≥ 0.3.0):
  * `0xf4 | n (1..255) | label[n]`, in front of a whole datagram or as the first
  * bytes a dialer writes on a stream. A label keeps clusters sharing a network
  * apart; with encryption it is also authenticated (it joins the AAD).

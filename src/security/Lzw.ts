@@ -1,6 +1,6 @@
 /**
  * LZW exactly as Go's `compress/lzw` with `Order = LSB` and `litWidth = 8`,
- * which memberlist uses for its `compress` wrapper (wire doc §2.4): literals
+ * which memberlist uses for its `compress` wrapper: literals
  * 0–255, clear 256, end-of-data 257, codes from 9 to 12 bits packed least
  * significant bit first, no "early change". The compressor reproduces Go's
  * writer bit for bit (clear first, a clear instead of code 4095, EOF last),

@@ -1,5 +1,5 @@
 /**
- * serf's own messages, carried as memberlist user messages (wire doc §8.3):
+ * serf's own messages, carried as memberlist user messages:
  * one serf type byte, then a msgpack struct with sorted keys. A node that is
  * not serf still wants two of them: the leave intent, sent before its
  * memberlist leave so serf shows it as *left* rather than *failed*, and the

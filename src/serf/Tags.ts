@@ -1,5 +1,5 @@
 /**
- * serf's node metadata format (wire doc §8.2): tags travel in memberlist's
+ * serf's node metadata format: tags travel in memberlist's
  * `Meta` as the magic byte 0xff followed by a msgpack map of strings. Meta
  * without the magic byte (serf protocol < 3, or a plain memberlist node) is
  * read the way serf reads it: the whole meta is the `role` tag.

@@ -87,7 +87,7 @@ const ourView = (agent: OurAgent) =>
 /**
  * How long Lifeguard may take, at most, to declare a crashed member dead in
  * a healthy cluster of `n` members with the given profile (memberlist's
- * algorithm, wire doc §6.2–§6.8):
+ * algorithm):
  *
  * - first probe: every member probes one other member per probe interval,
  *   walking a list it reshuffles after each round, so a given member is

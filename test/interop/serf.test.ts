@@ -203,7 +203,7 @@ const firstEvent = <T extends MemberEvent["_tag"]>(node: TsNode, tag: T, member:
 
 /**
  * Lifeguard's worst case for detecting a crash, from a profile and the member-table size `n`
- * (self included), as memberlist computes it (wire doc §6.2–6.8):
+ * (self included), as memberlist computes it:
  *
  *   probe round     (n − 1) × probeInterval     the crashed member was probed just before it
  *                                               died, so every other member comes first

@@ -1,6 +1,6 @@
 /**
  * A bounds-checked msgpack reader for untrusted bytes. It accepts everything
- * go-msgpack 0.5.5 accepts into memberlist's field types (wire doc §3.2):
+ * go-msgpack 0.5.5 accepts into memberlist's field types:
  * structs as maps (or arrays in declaration order), strings from the whole str
  * family, byte slices from str, bin or arrays of small ints, integers from any
  * signed or unsigned form (newer memberlist writes signed), nil as the zero value.
