@@ -17,6 +17,7 @@ import { AgentControl } from "./Control.ts"
 import { logEvents } from "./EventLog.ts"
 import * as LineLogger from "./LineLogger.ts"
 import { toMemberInfo } from "./MemberInfo.ts"
+import { toStatsInfo } from "./StatsInfo.ts"
 import type { AgentOptions } from "./Options.ts"
 import { announceLeave, MemberClock, serfDelegateVersions } from "./SerfCompat.ts"
 import type { AgentError } from "./Shutdown.ts"
@@ -88,6 +89,9 @@ export const runAgent = Effect.fn("gossip.agent")(
     if (Option.isSome(options.ctl)) {
       yield* serveControl(options.ctl.value, {
         members: Effect.map(membership.currentMembers, (ms) => ms.map(toMemberInfo)),
+        stats: Effect.all([membership.currentMembers, membership.healthScore, membership.stats]).pipe(
+          Effect.map(([ms, health, counters]) => toStatsInfo(options.name, ms, health, counters))
+        ),
         leave: Deferred.succeed(leaveRequested, undefined).pipe(Effect.andThen(Deferred.await(left)))
       })
       // however the agent stops, a pending POST /v1/leave gets its answer before the server closes

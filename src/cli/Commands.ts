@@ -1,11 +1,11 @@
 /**
  * The `gossip` command tree: `gossip agent` runs a node, `gossip members`
- * lists the members a running agent sees. `--help`, `--version` and
+ * lists the members a running agent sees, `gossip stats` prints its counters. `--help`, `--version` and
  * `--log-level` come from `effect/cli`.
  */
 import { Command } from "effect/cli"
 import { runAgent } from "./Agent.ts"
-import { listMembers } from "./Members.ts"
+import { listMembers, printStats } from "./Members.ts"
 import { agentFlags, membersFlags } from "./Options.ts"
 
 /** `gossip agent …`: one cluster member in the foreground. */
@@ -32,8 +32,14 @@ export const members = Command.make("members", membersFlags, listMembers).pipe(
   Command.withExamples([{ command: "gossip members --ctl 127.0.0.1:7373", description: "Print the member table" }])
 )
 
+/** `gossip stats …`: a running agent's view of the cluster and its counters. */
+export const stats = Command.make("stats", membersFlags, printStats).pipe(
+  Command.withDescription("Show a running agent's members by state, health score and counters"),
+  Command.withExamples([{ command: "gossip stats --ctl 127.0.0.1:7373", description: "Print the cluster stats" }])
+)
+
 /** The root command. */
 export const gossip = Command.make("gossip").pipe(
   Command.withDescription("SWIM + Lifeguard gossip membership, compatible with hashicorp/memberlist and serf"),
-  Command.withSubcommands([agent, members])
+  Command.withSubcommands([agent, members, stats])
 )

@@ -3,6 +3,8 @@
  *
  * - `GET /v1/members`: every member of the table as JSON (`MemberInfo[]`),
  *   answered from the in-memory table without touching the network;
+ * - `GET /v1/stats`: members by state, the health score and the node's counters;
+ * - `GET /metrics`: every Effect metric of the process in Prometheus' text format;
  * - `POST /v1/leave`: leaves the cluster gracefully, answers once the leave is
  *   done, and the agent then exits.
  *
@@ -12,14 +14,18 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
 import { createServer } from "node:http"
 import { splitHostPort } from "../Address.ts"
 import type { MemberInfo } from "./MemberInfo.ts"
+import type { StatsInfo } from "./StatsInfo.ts"
 
 /** What the endpoint asks of the running agent. */
 export class AgentControl extends Context.Service<AgentControl, {
   /** The member table right now. */
   readonly members: Effect.Effect<ReadonlyArray<MemberInfo>>
+  /** Members by state, health and counters right now. */
+  readonly stats: Effect.Effect<StatsInfo>
   /** Starts the graceful leave (once, whoever asks) and waits until it is done. */
   readonly leave: Effect.Effect<void>
 }>()("effect-gossip/cli/AgentControl") {}
@@ -29,6 +35,17 @@ const routes = Layer.mergeAll(
     "GET",
     "/v1/members",
     Effect.map(AgentControl.use((control) => control.members), (members) => HttpServerResponse.jsonUnsafe(members))
+  ),
+  HttpRouter.add(
+    "GET",
+    "/v1/stats",
+    Effect.map(AgentControl.use((control) => control.stats), (stats) => HttpServerResponse.jsonUnsafe(stats))
+  ),
+  HttpRouter.add(
+    "GET",
+    "/metrics",
+    Effect.map(PrometheusMetrics.format(), (text) =>
+      HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
   ),
   HttpRouter.add(
     "POST",

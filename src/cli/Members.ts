@@ -9,6 +9,7 @@ import { HttpClient, HttpClientResponse } from "effect/http"
 import type { MemberInfo } from "./MemberInfo.ts"
 import { MemberInfoList } from "./MemberInfo.ts"
 import type { MembersOptions } from "./Options.ts"
+import { formatStats, StatsInfo } from "./StatsInfo.ts"
 
 /** How long to wait for the agent: it answers from memory, so a slow answer means trouble. */
 const REQUEST_TIMEOUT = "5 seconds"
@@ -48,6 +49,28 @@ const explain = (error: Error): string => {
   for (let depth = 0; depth < 5 && innermost.cause instanceof Error; depth++) innermost = innermost.cause
   return innermost === error ? error.message : `${error.message}: ${innermost.message}`
 }
+
+/** `GET /v1/stats` of the agent at `ctl`, decoded. */
+export const fetchStats = (ctl: string) =>
+  HttpClient.get(`http://${ctl}/v1/stats`).pipe(
+    Effect.flatMap(HttpClientResponse.filterStatusOk),
+    Effect.flatMap(HttpClientResponse.schemaBodyJson(StatsInfo)),
+    Effect.timeout(REQUEST_TIMEOUT),
+    Effect.provide(NodeHttpClient.layerNodeHttp)
+  )
+
+/** Prints the stats of the agent at `options.ctl`: members by state, health score, counters. */
+export const printStats = Effect.fn("gossip.stats")(function*(options: MembersOptions) {
+  const stats = yield* fetchStats(options.ctl).pipe(
+    Effect.mapError((cause) =>
+      new CliError.UserError({
+        cause,
+        userMessage: `cannot read stats from the agent at ${options.ctl}: ${explain(cause)}`
+      })
+    )
+  )
+  yield* Console.log(options.format === "json" ? JSON.stringify(stats, null, 2) : formatStats(stats))
+})
 
 /** Prints the member table of the agent at `options.ctl`; a clear message and exit code 1 when it cannot. */
 export const listMembers = Effect.fn("gossip.members")(function*(options: MembersOptions) {

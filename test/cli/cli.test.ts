@@ -489,6 +489,19 @@ describe("gossip agent (child processes on loopback)", () => {
       assert.strictEqual(unreachable.code, 1)
       assert.include(unreachable.stderr, "cannot list members")
 
+      // gossip stats: members by state, health, counters; /metrics in Prometheus' format
+      const stats = yield* runGossip(SOURCE_ENTRY, ["stats", "--ctl", a.ctl, "--format", "json"])
+      assert.strictEqual(stats.code, 0, stats.stderr)
+      const parsed = JSON.parse(stats.stdout)
+      assert.deepStrictEqual(parsed.members, { alive: 3, suspect: 0, dead: 0, left: 0 })
+      assert.strictEqual(parsed.node, "cli-a")
+      assert.isAbove(parsed.counters.packetsReceived, 0)
+      assert.strictEqual(parsed.counters.decodeErrors, 0)
+      const statsText = yield* runGossip(SOURCE_ENTRY, ["stats", "--ctl", a.ctl])
+      assert.match(statsText.stdout, /^members\.alive\s+3$/m)
+      const metrics = yield* Effect.promise(() => fetch(`http://${a.ctl}/metrics`).then((r) => r.text()))
+      assert.match(metrics, /gossip_members\{node="cli-a"\} 3/)
+
       // POST /v1/leave: answered once the leave is done, then the agent exits 0; the others log it as left
       const response = yield* Effect.promise(() => fetch(`http://${b.ctl}/v1/leave`, { method: "POST" }))
       assert.strictEqual(response.status, 200)
