@@ -62,6 +62,11 @@ export interface MembershipShape {
   sendBestEffort(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member over a reliable stream. */
   sendReliable(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
+  /**
+   * Sends an application message to one member by the cheapest safe way: one datagram
+   * when it fits the packet budget (`udpBufferSize`), a reliable stream otherwise.
+   */
+  send(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Application messages received, from the moment the stream starts running. */
   readonly messages: Stream.Stream<UserMessage>
   /** Like `subscribeEvents`, for application messages. */
@@ -179,6 +184,12 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         })).pipe(Effect.mapError((e) => new MessageError({ reason: "Transport", message: e.message })))
       })
 
+      // A datagram within the packet budget is unlikely to be fragmented or dropped for its size.
+      const send = (member: string, payload: Uint8Array) =>
+        codec.encodeMessage(Msg.user(payload)).length + codec.packetOverhead <= config.udpBufferSize
+          ? sendBestEffort(member, payload)
+          : sendReliable(member, payload)
+
       return Membership.of({
         members: SubscriptionRef.changes(node.members),
         currentMembers: SubscriptionRef.get(node.members),
@@ -194,6 +205,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         broadcastUnrelayed: (payload) => queueBroadcast(payload, false),
         sendBestEffort,
         sendReliable,
+        send,
         messages: Stream.fromPubSub(node.messages),
         subscribeMessages: Effect.map(PubSub.subscribe(node.messages), Stream.fromSubscription),
         stats: Effect.sync(() => node.stats())

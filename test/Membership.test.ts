@@ -128,6 +128,22 @@ describe("application messages", () => {
       assert.deepStrictEqual(got, ["tcp", "udp"])
     })))
 
+  it.effect("send picks a datagram for small messages and a stream for large ones", () =>
+    sim(Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const nodes = yield* startCluster(2)
+      yield* TestClock.adjust("2 seconds")
+      const inbox = yield* nodes[1]!.membership.messages.pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+      yield* Effect.yieldNow
+      const streamsBefore = (yield* network.stats(nodes[0]!.address)).streamsOpened
+      yield* nodes[0]!.membership.send("node-1", new Uint8Array(100).fill(1))
+      assert.strictEqual((yield* network.stats(nodes[0]!.address)).streamsOpened, streamsBefore)
+      yield* settle(nodes[0]!.membership.send("node-1", new Uint8Array(5000).fill(2)))
+      assert.strictEqual((yield* network.stats(nodes[0]!.address)).streamsOpened, streamsBefore + 1)
+      yield* TestClock.adjust(100)
+      assert.deepStrictEqual((yield* Fiber.join(inbox)).map((m) => m.payload.length).sort(), [100, 5000])
+    })))
+
   it.effect("typed errors for unknown members and oversized messages", () =>
     sim(Effect.gen(function*() {
       const a = yield* startNode("a", addressOf(0))
