@@ -4,7 +4,7 @@
  * stream exchanges, events) is carried out here. Every fiber lives in the scope
  * the node is built in, so closing it stops the node completely.
  */
-import { Cause, Clock, Deferred, Effect, FiberMap, FiberSet, PubSub, Queue, Random, SubscriptionRef } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberMap, FiberSet, PubSub, Queue, Random, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import type { CodecShape } from "../codec/Codec.ts"
 import type { GossipConfigValues } from "../Config.ts"
@@ -117,7 +117,14 @@ export const makeNode = (
         Queue.offer(mailbox, {
           _tag: "Call",
           run: (c, now) => {
-            Deferred.doneUnsafe(deferred, Effect.succeed(f(c, now)))
+            // A defect reaches the caller instead of leaving it waiting forever.
+            let result: Exit.Exit<A>
+            try {
+              result = Exit.succeed(f(c, now))
+            } catch (defect) {
+              result = Exit.die(defect)
+            }
+            Deferred.doneUnsafe(deferred, result)
           }
         }).pipe(Effect.andThen(Deferred.await(deferred))))
 
@@ -268,7 +275,9 @@ export const makeNode = (
         case "BroadcastDone": {
           const waiter = waiters.get(o.notify)
           if (waiter !== undefined) return Effect.asVoid(Deferred.succeed(waiter, undefined))
+          // Finished before anyone waited (or nobody will): remember it, but not forever.
           done.add(o.notify)
+          if (done.size > 1024) done.delete(done.values().next().value!)
           return Effect.void
         }
         case "Deliver":
