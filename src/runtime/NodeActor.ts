@@ -165,7 +165,8 @@ export const makeNode = (
         })).pipe(
           Effect.timeoutOption(budget),
           Effect.map((o) => o._tag === "Some" && o.value),
-          Effect.catch(() => Effect.succeed(false))
+          // Whatever happens (even a defect), the probe waiting on this answer must get one.
+          Effect.catchCause(() => Effect.succeed(false))
         )
         yield* Queue.offer(mailbox, { _tag: "TcpPingResult", seqNo, ok })
       })
