@@ -73,7 +73,8 @@ export const lzwCompressView = (input: Uint8Array, start = 0, end = input.length
         }
         h = (h + 1) & HASH_MASK
       }
-      // Emit the current code at the current width, LSB first.
+      // Emit the current code at the current width, LSB first. (Written out at each emit
+      // rather than as a closure: a shared helper measured ~20% slower on incompressible input.)
       bits |= code << nBits
       nBits += width
       while (nBits >= 8) {
