@@ -8,6 +8,7 @@
  * would reject (a caller bug), so that bad messages fail at the sender.
  */
 import { MAX_STRING_BYTES } from "./Limits.ts"
+import { utf8Length } from "../msgpack/Writer.ts"
 
 const INITIAL_BYTES = 1024
 /** After a big push/pull, give the memory back rather than keep it for every later ping. */
@@ -27,24 +28,6 @@ export const putVarint = (buf: Uint8Array, pos: number, value: number): number =
   }
   buf[pos++] = value
   return pos
-}
-
-/** UTF-8 length of `s` as `TextEncoder` writes it (a lone surrogate becomes 3-byte U+FFFD). */
-const utf8Length = (s: string): number => {
-  let n = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x80) n += 1
-    else if (c < 0x800) n += 2
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1)
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4
-        i++
-      } else n += 3
-    } else n += 3
-  }
-  return n
 }
 
 /** Cursor over the reusable scratch buffer; each method appends one field. */
