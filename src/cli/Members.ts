@@ -4,6 +4,7 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect } from "effect"
+import type { Schema } from "effect"
 import { CliError } from "effect/cli"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import type { MemberInfo } from "./MemberInfo.ts"
@@ -31,17 +32,23 @@ export const formatTable = (members: ReadonlyArray<MemberInfo>): string => {
 }
 
 /**
- * `GET /v1/members` of the agent at `ctl` (`ip:port`), decoded. Through
+ * `GET path` of the agent at `ctl` (`ip:port`), decoded with `schema`. Through
  * `node:http` rather than `fetch`, which refuses some ports (6000, 6665, …)
  * that a control endpoint may well use.
  */
-export const fetchMembers = (ctl: string) =>
-  HttpClient.get(`http://${ctl}/v1/members`).pipe(
+const getJson = <A, I>(ctl: string, path: string, schema: Schema.Codec<A, I>) =>
+  HttpClient.get(`http://${ctl}${path}`).pipe(
     Effect.flatMap(HttpClientResponse.filterStatusOk),
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(MemberInfoList)),
+    Effect.flatMap(HttpClientResponse.schemaBodyJson(schema)),
     Effect.timeout(REQUEST_TIMEOUT),
     Effect.provide(NodeHttpClient.layerNodeHttp)
   )
+
+/** `GET /v1/members` of the agent at `ctl`, decoded. */
+export const fetchMembers = (ctl: string) => getJson(ctl, "/v1/members", MemberInfoList)
+
+/** `GET /v1/stats` of the agent at `ctl`, decoded. */
+export const fetchStats = (ctl: string) => getJson(ctl, "/v1/stats", StatsInfo)
 
 // The innermost cause says what actually happened (ECONNREFUSED, …); the wrappers only say where.
 const explain = (error: Error): string => {
@@ -50,37 +57,28 @@ const explain = (error: Error): string => {
   return innermost === error ? error.message : `${error.message}: ${innermost.message}`
 }
 
-/** `GET /v1/stats` of the agent at `ctl`, decoded. */
-export const fetchStats = (ctl: string) =>
-  HttpClient.get(`http://${ctl}/v1/stats`).pipe(
-    Effect.flatMap(HttpClientResponse.filterStatusOk),
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(StatsInfo)),
-    Effect.timeout(REQUEST_TIMEOUT),
-    Effect.provide(NodeHttpClient.layerNodeHttp)
-  )
+/** Prints what `fetch` got from the agent, as JSON or as `text` renders it; exit code 1 with `failure` when it cannot. */
+const printFromAgent = <A>(
+  options: MembersOptions,
+  fetch: Effect.Effect<A, Error>,
+  failure: string,
+  text: (a: A) => string
+) =>
+  Effect.gen(function*() {
+    const value = yield* fetch.pipe(
+      Effect.mapError((cause) =>
+        new CliError.UserError({ cause, userMessage: `${failure} ${options.ctl}: ${explain(cause)}` })
+      )
+    )
+    yield* Console.log(options.format === "json" ? JSON.stringify(value, null, 2) : text(value))
+  })
 
 /** Prints the stats of the agent at `options.ctl`: members by state, health score, counters. */
-export const printStats = Effect.fn("gossip.stats")(function*(options: MembersOptions) {
-  const stats = yield* fetchStats(options.ctl).pipe(
-    Effect.mapError((cause) =>
-      new CliError.UserError({
-        cause,
-        userMessage: `cannot read stats from the agent at ${options.ctl}: ${explain(cause)}`
-      })
-    )
-  )
-  yield* Console.log(options.format === "json" ? JSON.stringify(stats, null, 2) : formatStats(stats))
-})
+export const printStats = Effect.fn("gossip.stats")((options: MembersOptions) =>
+  printFromAgent(options, fetchStats(options.ctl), "cannot read stats from the agent at", formatStats)
+)
 
 /** Prints the member table of the agent at `options.ctl`; a clear message and exit code 1 when it cannot. */
-export const listMembers = Effect.fn("gossip.members")(function*(options: MembersOptions) {
-  const members = yield* fetchMembers(options.ctl).pipe(
-    Effect.mapError((cause) =>
-      new CliError.UserError({
-        cause,
-        userMessage: `cannot list members through the agent at ${options.ctl}: ${explain(cause)}`
-      })
-    )
-  )
-  yield* Console.log(options.format === "json" ? JSON.stringify(members, null, 2) : formatTable(members))
-})
+export const listMembers = Effect.fn("gossip.members")((options: MembersOptions) =>
+  printFromAgent(options, fetchMembers(options.ctl), "cannot list members through the agent at", formatTable)
+)
