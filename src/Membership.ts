@@ -4,6 +4,9 @@
  */
 import { Context, Effect, Layer, PubSub, Result, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
+import type { Channel } from "./channel/Channel.ts"
+import { ChannelError, openChannel as openChannelOn } from "./channel/Channel.ts"
+import { MAX_HELLO_FIELD } from "./channel/Hello.ts"
 import { Codec } from "./codec/Codec.ts"
 import { GossipConfig } from "./Config.ts"
 import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError } from "./Errors.ts"
@@ -71,6 +74,23 @@ export interface MembershipShape {
   readonly messages: Stream.Stream<UserMessage>
   /** Like `subscribeEvents`, for application messages. */
   readonly subscribeMessages: Effect.Effect<Stream.Stream<UserMessage>, never, Scope.Scope>
+  /**
+   * Opens a channel to a live member: an ordered, reliable byte pipe on the member's stream
+   * port, framed and encrypted by the node's codec, that stays open until the scope closes.
+   * Fails with `ChannelError` when the member is unknown, dead or left, or does not serve
+   * `channel`. Protocols like effect/rpc (see `GossipRpc`) run on top.
+   */
+  openChannel(member: string, channel: string): Effect.Effect<Channel, ChannelError, Scope.Scope>
+  /**
+   * Serves `channel` until the scope closes: `handle` runs for each member that opens it
+   * (at most `maxConnections` at once, default 256; more are refused and counted) and the
+   * channel closes when `handle` ends. Fails with reason `InUse` when the name is taken.
+   */
+  serveChannel(
+    channel: string,
+    handle: (channel: Channel) => Effect.Effect<void>,
+    options?: { readonly maxConnections?: number }
+  ): Effect.Effect<void, ChannelError, Scope.Scope>
   /** Packet, error and protocol counters. */
   readonly stats: Effect.Effect<NodeStats>
 }
@@ -190,6 +210,29 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
           ? sendBestEffort(member, payload)
           : sendReliable(member, payload)
 
+      const openChannel = (member: string, channel: string) =>
+        addressOf(member).pipe(
+          Effect.mapError((e) => new ChannelError({ reason: "UnknownMember", channel, message: e.message })),
+          Effect.flatMap((address) =>
+            openChannelOn(transport, codec, { address, channel, self: config.name, timeoutMillis: config.tcpTimeout })
+          )
+        )
+
+      const serveChannel = (
+        channel: string,
+        handle: (channel: Channel) => Effect.Effect<void>,
+        options?: { readonly maxConnections?: number }
+      ) =>
+        Effect.suspend(() => {
+          if (channel === "" || new TextEncoder().encode(channel).length > MAX_HELLO_FIELD) {
+            return Effect.fail(new ChannelError({ reason: "BadName", channel, message: "channel names are 1 to 255 bytes" }))
+          }
+          const handler = { handle, maxConnections: Math.max(1, options?.maxConnections ?? 256) }
+          return node.channels.register(channel, handler)
+            ? Effect.addFinalizer(() => Effect.sync(() => node.channels.unregister(channel, handler)))
+            : Effect.fail(new ChannelError({ reason: "InUse", channel, message: `channel "${channel}" is already served` }))
+        })
+
       return Membership.of({
         members: SubscriptionRef.changes(node.members),
         currentMembers: SubscriptionRef.get(node.members),
@@ -208,6 +251,8 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         send,
         messages: Stream.fromPubSub(node.messages),
         subscribeMessages: Effect.map(PubSub.subscribe(node.messages), Stream.fromSubscription),
+        openChannel,
+        serveChannel,
         stats: Effect.sync(() => node.stats())
       })
     })

@@ -6,18 +6,22 @@
  */
 import { Cause, Clock, Deferred, Effect, Exit, FiberMap, FiberSet, PubSub, Queue, Random, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
+import { boundForChannel } from "../channel/Channel.ts"
+import { decodeHello, isHello } from "../channel/Hello.ts"
+import { ChannelRegistry } from "../channel/Registry.ts"
 import type { CodecShape } from "../codec/Codec.ts"
 import type { GossipConfigValues } from "../Config.ts"
 import { PushPullError } from "../Errors.ts"
 import type { Member } from "../Member.ts"
 import type { MemberEvent } from "../MemberEvent.ts"
 import * as Msg from "../protocol/Messages.ts"
-import type { PacketMessage, PushPull } from "../protocol/Messages.ts"
+import type { PacketMessage, PushPull, StreamMessage } from "../protocol/Messages.ts"
 import { NodeCore } from "../protocol/Node.ts"
 import type { Output } from "../protocol/Outputs.ts"
+import { TransportError } from "../transport/Transport.ts"
 import type { StreamConnection, TransportShape } from "../transport/Transport.ts"
 import { reportMetrics } from "./Metrics.ts"
-import { readStreamMessage } from "./StreamIO.ts"
+import { readStreamMessage, StreamReader } from "./StreamIO.ts"
 
 /** An application message as received. */
 export interface UserMessage {
@@ -42,6 +46,10 @@ export interface NodeStats {
   readonly decodeErrors: number
   readonly streamErrors: number
   readonly internalErrors: number
+  /** Inbound channels served. */
+  readonly channelsAccepted: number
+  /** Inbound channel hellos refused: unknown name, connection limit, malformed. */
+  readonly channelsRefused: number
   readonly probes: number
   readonly probeFailures: number
   readonly suspicionsRaised: number
@@ -61,6 +69,8 @@ export interface NodeHandle {
   readonly members: SubscriptionRef.SubscriptionRef<ReadonlyArray<Member>>
   readonly events: PubSub.PubSub<MemberEvent>
   readonly messages: PubSub.PubSub<UserMessage>
+  /** The channels this node serves. */
+  readonly channels: ChannelRegistry
   /** Runs `f` inside the actor, between two inputs, and returns its result. */
   call<A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A>
   /** Waits for a broadcast notification from the core. */
@@ -70,10 +80,17 @@ export interface NodeHandle {
   stats(): NodeStats
 }
 
+/** How the node's owner takes part in delivery. */
+export interface NodeOptions {
+  /** Sees every application message first; true means it was consumed and goes no further. */
+  readonly intercept?: (message: UserMessage) => boolean
+}
+
 export const makeNode = (
   config: GossipConfigValues,
   transport: TransportShape,
-  codec: CodecShape
+  codec: CodecShape,
+  options: NodeOptions = {}
 ): Effect.Effect<NodeHandle, never, Scope.Scope> =>
   Effect.gen(function*() {
     const random = yield* Random.Random
@@ -107,9 +124,17 @@ export const makeNode = (
       sendErrors: 0,
       decodeErrors: 0,
       streamErrors: 0,
-      internalErrors: 0
+      internalErrors: 0,
+      channelsAccepted: 0,
+      channelsRefused: 0
     }
     const annotate = Effect.annotateLogs({ node: config.name })
+    const channels = new ChannelRegistry()
+    /** An application message goes to whoever claims it (topics), else to the raw subscribers. */
+    const deliver = (message: UserMessage): Effect.Effect<void> =>
+      options.intercept !== undefined && options.intercept(message)
+        ? Effect.void
+        : Effect.asVoid(PubSub.publish(messages, message))
     const stats = (): NodeStats => ({ ...counters, ...core.stats })
 
     const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>
@@ -193,10 +218,9 @@ export const makeNode = (
         )
       )
 
-    /** Answers one inbound stream: push/pull, stream ping or application message. */
-    const serveStream = (conn: StreamConnection) =>
+    /** Answers one request that fits in one exchange: push/pull, stream ping or application message. */
+    const answerStream = (conn: StreamConnection, request: StreamMessage) =>
       Effect.gen(function*() {
-        const request = yield* readStreamMessage(conn, codec, { initiator: false })
         switch (request._tag) {
           case "PushPull": {
             const local: PushPull = yield* call((c) => c.localState(request.join))
@@ -211,14 +235,45 @@ export const makeNode = (
             return
           }
           case "User": {
-            yield* PubSub.publish(messages, { from: conn.remote, origin: undefined, payload: request.payload })
+            yield* deliver({ from: conn.remote, origin: undefined, payload: request.payload })
             return
           }
           default:
             yield* conn.write(codec.encodeStream(Msg.errResp(`unexpected ${request._tag}`), { initiator: false }))
         }
+      })
+
+    /** Opens an inbound channel: refused (and counted) unless its name is served and has room. */
+    const acceptChannel = (conn: StreamConnection, reader: StreamReader, payload: Uint8Array) =>
+      Effect.gen(function*() {
+        const hello = decodeHello(payload)
+        if (hello === undefined) {
+          counters.channelsRefused++
+          yield* conn.write(codec.encodeStream(Msg.errResp("malformed channel hello"), { initiator: false }))
+          return
+        }
+        boundForChannel(reader)
+        const outcome = yield* channels.accept(conn, reader, codec, hello, config.name, () => counters.channelsAccepted++)
+        if (outcome !== "Served") {
+          counters.channelsRefused++
+          yield* Effect.logDebug("channel refused", hello.channel, outcome, conn.remote)
+        }
+      })
+
+    /** Serves one inbound stream: its first message says what it is. */
+    const serveStream = (conn: StreamConnection) =>
+      Effect.gen(function*() {
+        const reader = new StreamReader(conn, codec)
+        const request = yield* reader.next({ initiator: false }).pipe(
+          Effect.timeoutOrElse({
+            duration: config.tcpTimeout,
+            orElse: () => Effect.fail(new TransportError({ reason: "Timeout", address: conn.remote, message: "no request" }))
+          })
+        )
+        // A channel lives as long as its users keep it; every other exchange is bounded.
+        if (request._tag === "User" && isHello(request.payload)) return yield* acceptChannel(conn, reader, request.payload)
+        yield* answerStream(conn, request).pipe(Effect.timeoutOrElse({ duration: config.tcpTimeout, orElse: () => Effect.void }))
       }).pipe(
-        Effect.timeoutOrElse({ duration: config.tcpTimeout, orElse: () => Effect.void }),
         Effect.catch((error) =>
           Effect.sync(() => counters.streamErrors++).pipe(
             Effect.andThen(Effect.logDebug("inbound stream failed", error.message)),
@@ -282,7 +337,7 @@ export const makeNode = (
           return Effect.void
         }
         case "Deliver":
-          return Effect.asVoid(PubSub.publish(messages, { from: o.from, origin: o.origin, payload: o.payload }))
+          return deliver({ from: o.from, origin: o.origin, payload: o.payload })
       }
     }
 
@@ -376,6 +431,7 @@ export const makeNode = (
       members,
       events,
       messages,
+      channels,
       call,
       awaitBroadcast,
       pushPull,
