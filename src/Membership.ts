@@ -8,6 +8,7 @@ import type { Channel } from "./channel/Channel.ts"
 import { ChannelError, openChannel as openChannelOn } from "./channel/Channel.ts"
 import { MAX_HELLO_FIELD } from "./channel/Hello.ts"
 import { Codec } from "./codec/Codec.ts"
+import type { GossipConfigValues } from "./Config.ts"
 import { GossipConfig } from "./Config.ts"
 import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError } from "./Errors.ts"
 import type { Member } from "./Member.ts"
@@ -15,6 +16,8 @@ import type { MemberEvent } from "./MemberEvent.ts"
 import * as Msg from "./protocol/Messages.ts"
 import type { NodeStats, UserMessage } from "./runtime/NodeActor.ts"
 import { makeNode } from "./runtime/NodeActor.ts"
+import type { TopicHub, TopicsStats } from "./topic/Hub.ts"
+import { makeTopicHub } from "./topic/Hub.ts"
 import { Transport } from "./transport/Transport.ts"
 
 export type { NodeStats, UserMessage }
@@ -91,8 +94,17 @@ export interface MembershipShape {
     handle: (channel: Channel) => Effect.Effect<void>,
     options?: { readonly maxConnections?: number }
   ): Effect.Effect<void, ChannelError, Scope.Scope>
-  /** Packet, error and protocol counters. */
-  readonly stats: Effect.Effect<NodeStats>
+  /** The node's configuration as resolved when the layer was built (name, timeouts, …). */
+  readonly config: GossipConfigValues
+  /** Packet, error, protocol and topic counters. */
+  readonly stats: Effect.Effect<MembershipStats>
+  /** This node's topics: what `Topic.publish`, `Topic.send` and `Topic.subscribe` work through. */
+  readonly topics: TopicHub
+}
+
+/** Every counter of a node: the engine's, and its topics' under `topics`. */
+export interface MembershipStats extends NodeStats {
+  readonly topics: TopicsStats
 }
 
 /** Cluster membership and failure detection for this node. */
@@ -104,7 +116,8 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
       const config = yield* GossipConfig
       const transport = yield* Transport
       const codec = yield* Codec
-      const node = yield* makeNode(config, transport, codec)
+      const topics = yield* makeTopicHub(config.name)
+      const node = yield* makeNode(config, transport, codec, { intercept: topics.intercept })
 
       const join = Effect.fn("Membership.join")(function*(addresses: ReadonlyArray<string>) {
         const errors: Array<string> = []
@@ -253,7 +266,9 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         subscribeMessages: Effect.map(PubSub.subscribe(node.messages), Stream.fromSubscription),
         openChannel,
         serveChannel,
-        stats: Effect.sync(() => node.stats())
+        config,
+        stats: Effect.sync(() => ({ ...node.stats(), topics: topics.stats() })),
+        topics
       })
     })
   )

@@ -20,8 +20,14 @@ export type {
   MemberSuspected,
   MemberUpdated
 } from "./MemberEvent.ts"
-export type { MembershipShape, NodeStats, UserMessage } from "./Membership.ts"
+export type { MembershipShape, MembershipStats, NodeStats, UserMessage } from "./Membership.ts"
 export { Membership } from "./Membership.ts"
+export type { Channel } from "./channel/Channel.ts"
+export { ChannelError, ChannelErrorReason, MAX_CHANNEL_FRAME } from "./channel/Channel.ts"
+export type { ValueFormat, ValueSchema } from "./codec/ValueCodec.ts"
+/** Typed application messages: `Topic.make`, `Topic.publish`, `Topic.send`, `Topic.subscribe`. */
+export * as Topic from "./topic/Topic.ts"
+export type { TopicsStats, TopicStats } from "./topic/Hub.ts"
 export type { SimLink, SimNetworkOptions, SimNetworkShape, SimNodeStats } from "./transport/SimNetwork.ts"
 export { SimNetwork } from "./transport/SimNetwork.ts"
 export type { InboundPacket, StreamConnection, TransportShape } from "./transport/Transport.ts"

@@ -1,0 +1,266 @@
+/**
+ * The topics of one node: which are declared (by whom, with which schema), who
+ * subscribes, and the per-topic counters. Inbound topic frames are taken off
+ * the actor at once into a bounded queue; one fiber decodes them and hands each
+ * value to the topic's subscribers, each through its own bounded queue, so a
+ * slow subscriber loses its own deliveries and slows nobody.
+ */
+import { Effect, Metric, Queue, Schedule, Stream } from "effect"
+import type { Scope } from "effect"
+import type { ValueCodec } from "../codec/ValueCodec.ts"
+import { makeValueCodec } from "../codec/ValueCodec.ts"
+import type { UserMessage } from "../runtime/NodeActor.ts"
+import type { Delivery, Topic } from "./Declaration.ts"
+import { checkName, TopicError } from "./Declaration.ts"
+import { decodeFrame, encodeFrame, isFrame, nameBytes } from "./Frame.ts"
+
+/** Counters of one topic on one node. */
+export interface TopicStats {
+  /** Values this node published. */
+  readonly published: number
+  /** Values this node sent to one member. */
+  readonly sent: number
+  /** Values received that decoded. */
+  readonly received: number
+  /** Deliveries handed to subscribers (one value, two subscribers: two). */
+  readonly delivered: number
+  /** Values received that did not decode with the declared schema, or were too large. */
+  readonly decodeErrors: number
+  /** Deliveries lost because a subscriber was `bufferSize` behind. */
+  readonly dropped: number
+  /** Subscribers right now. */
+  readonly subscribers: number
+}
+
+/** What the topic layer of a node has counted. */
+export interface TopicsStats {
+  /** Per declared topic. */
+  readonly byTopic: Readonly<Record<string, TopicStats>>
+  /** Frames for topics nobody here declared, per topic name (at most 64 names, then `(other)`). */
+  readonly unknown: Readonly<Record<string, number>>
+  /** Frames whose header could not be read. */
+  readonly malformed: number
+  /** Frames dropped because the hub's inbound queue was full. */
+  readonly inboundDropped: number
+}
+
+type Counter = "published" | "sent" | "received" | "delivered" | "decodeErrors" | "dropped"
+
+interface Subscriber {
+  readonly queue: Queue.Queue<Delivery<unknown>>
+}
+
+interface Declared {
+  readonly topic: Topic<unknown>
+  readonly subscribers: Set<Subscriber>
+  readonly counts: Record<Counter, number>
+}
+
+/** Frames waiting to be decoded; beyond this the newest are dropped and counted. */
+const INBOUND_CAPACITY = 4096
+/** Distinct unknown topic names counted by name; the rest share one count. */
+const UNKNOWN_NAMES = 64
+
+export interface TopicHub {
+  /** For the node's actor: takes a topic frame (true) or leaves the message alone (false). */
+  readonly intercept: (message: UserMessage) => boolean
+  declare<A>(topic: Topic<A>): Effect.Effect<void, TopicError>
+  /** Declares `topic` and encodes `value` in its frame, checking the size limit. */
+  frame<A>(topic: Topic<A>, value: A): Effect.Effect<Uint8Array, TopicError>
+  /** Counts a value that went out. */
+  counted(topic: string, counter: "published" | "sent"): void
+  subscribe<A>(topic: Topic<A>): Effect.Effect<Stream.Stream<Delivery<A>>, TopicError, Scope.Scope>
+  stats(): TopicsStats
+}
+
+const zero = (): Record<Counter, number> => ({
+  published: 0,
+  sent: 0,
+  received: 0,
+  delivered: 0,
+  decodeErrors: 0,
+  dropped: 0
+})
+
+/** A node's topic hub; its decoding fiber and metrics reporter live in the scope. */
+export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const inbound = yield* Queue.dropping<UserMessage>(INBOUND_CAPACITY)
+    const declared = new Map<string, Declared>()
+    const unknown = new Map<string, number>()
+    let malformed = 0
+    let inboundDropped = 0
+    const sender = nameBytes(self)
+
+    const declareNow = <A>(topic: Topic<A>): Declared | TopicError => {
+      const bad = checkName(topic.name)
+      if (bad !== undefined) return bad
+      const existing = declared.get(topic.name)
+      if (existing === undefined) {
+        const entry: Declared = { topic: topic as Topic<unknown>, subscribers: new Set(), counts: zero() }
+        declared.set(topic.name, entry)
+        return entry
+      }
+      if (existing.topic === topic || existing.topic.fingerprint === topic.fingerprint) return existing
+      return new TopicError({
+        reason: "Conflict",
+        topic: topic.name,
+        message: `topic "${topic.name}" is already declared here with another schema or format`
+      })
+    }
+
+    const declare = <A>(topic: Topic<A>): Effect.Effect<void, TopicError> =>
+      Effect.suspend(() => {
+        const entry = declareNow(topic)
+        return entry instanceof TopicError ? Effect.fail(entry) : Effect.void
+      })
+
+    const frame = <A>(topic: Topic<A>, value: A): Effect.Effect<Uint8Array, TopicError> =>
+      Effect.suspend(() => {
+        const entry = declareNow(topic)
+        if (entry instanceof TopicError) return Effect.fail(entry)
+        if (sender === undefined) {
+          return Effect.fail(new TopicError({ reason: "BadName", topic: topic.name, message: "this node's name does not fit a topic frame" }))
+        }
+        const encoded = topic.codec.encode(value)
+        if (!encoded.ok) return Effect.fail(new TopicError({ reason: "Encode", topic: topic.name, message: encoded.error }))
+        if (encoded.value.length > topic.maxValueBytes) {
+          return Effect.fail(
+            new TopicError({
+              reason: "TooLarge",
+              topic: topic.name,
+              message: `${encoded.value.length} bytes exceed the topic's limit of ${topic.maxValueBytes}`
+            })
+          )
+        }
+        return Effect.succeed(encodeFrame(nameBytes(topic.name)!, sender, topic.format, encoded.value))
+      })
+
+    const counted = (topic: string, counter: "published" | "sent") => {
+      const entry = declared.get(topic)
+      if (entry !== undefined) entry.counts[counter]++
+    }
+
+    const subscribe = <A>(topic: Topic<A>) =>
+      Effect.gen(function*() {
+        const entry = declareNow(topic)
+        if (entry instanceof TopicError) return yield* entry
+        const queue = yield* Queue.dropping<Delivery<unknown>>(topic.bufferSize)
+        const subscriber: Subscriber = { queue }
+        entry.subscribers.add(subscriber)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            entry.subscribers.delete(subscriber)
+            Queue.shutdownUnsafe(queue)
+          })
+        )
+        return Stream.fromQueue(queue) as Stream.Stream<Delivery<A>>
+      })
+
+    const intercept = (message: UserMessage): boolean => {
+      if (!isFrame(message.payload)) return false
+      if (!Queue.offerUnsafe(inbound, message)) inboundDropped++
+      return true
+    }
+
+    const countUnknown = (name: string) => {
+      const key = unknown.has(name) || unknown.size < UNKNOWN_NAMES ? name : "(other)"
+      unknown.set(key, (unknown.get(key) ?? 0) + 1)
+    }
+
+    /** Decodes one frame and hands it out; what cannot be delivered is counted and logged. */
+    const dispatch = (message: UserMessage): Effect.Effect<void> => {
+      const frame = decodeFrame(message.payload)
+      if (frame === undefined) {
+        malformed++
+        return Effect.logDebug("dropped a malformed topic frame", message.from)
+      }
+      const entry = declared.get(frame.topic)
+      if (entry === undefined) {
+        countUnknown(frame.topic)
+        return Effect.logDebug("dropped a message for an undeclared topic", frame.topic, frame.sender)
+      }
+      const topic = entry.topic
+      if (frame.value.length > topic.maxValueBytes) {
+        entry.counts.decodeErrors++
+        return Effect.logDebug("dropped an oversized topic value", frame.topic, frame.sender, frame.value.length)
+      }
+      // The sender may write either format; the schema decides what is acceptable.
+      const codec = frame.format === topic.format ? topic.codec : otherFormat(topic)
+      const decoded = codec.decode(frame.value)
+      if (!decoded.ok) {
+        entry.counts.decodeErrors++
+        return Effect.logDebug("dropped a topic value that does not decode", frame.topic, frame.sender, decoded.error)
+      }
+      entry.counts.received++
+      const delivery: Delivery<unknown> = {
+        topic: frame.topic,
+        from: frame.sender,
+        kind: message.origin === undefined ? "direct" : "broadcast",
+        value: decoded.value
+      }
+      for (const s of entry.subscribers) {
+        if (Queue.offerUnsafe(s.queue, delivery)) entry.counts.delivered++
+        else entry.counts.dropped++
+      }
+      return Effect.void
+    }
+
+    const alternates = new WeakMap<Topic<unknown>, ValueCodec<unknown>>()
+    const otherFormat = (topic: Topic<unknown>) => {
+      let codec = alternates.get(topic)
+      if (codec === undefined) {
+        codec = makeValueCodec(topic.schema, topic.format === "json" ? "msgpack" : "json")
+        alternates.set(topic, codec)
+      }
+      return codec
+    }
+
+    yield* Effect.forkScoped(Effect.forever(
+      Effect.flatMap(Queue.takeAll(inbound), (batch) => Effect.forEach(batch, dispatch, { discard: true }))
+    ))
+
+    const stats = (): TopicsStats => {
+      const byTopic: Record<string, TopicStats> = {}
+      for (const [name, entry] of declared) byTopic[name] = { ...entry.counts, subscribers: entry.subscribers.size }
+      return { byTopic, unknown: Object.fromEntries(unknown), malformed, inboundDropped }
+    }
+    yield* Effect.forkScoped(reportTopicMetrics(self, stats))
+
+    return { intercept, declare, frame, counted, subscribe, stats }
+  })
+
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+const topicCounters: ReadonlyArray<readonly [Counter, Metric.Counter<number>]> = [
+  ["published", counter("gossip_topic_published", "Topic values published")],
+  ["sent", counter("gossip_topic_sent", "Topic values sent to one member")],
+  ["received", counter("gossip_topic_received", "Topic values received and decoded")],
+  ["delivered", counter("gossip_topic_delivered", "Topic deliveries handed to subscribers")],
+  ["decodeErrors", counter("gossip_topic_decode_errors", "Topic values dropped: not decodable or too large")],
+  ["dropped", counter("gossip_topic_dropped", "Topic deliveries dropped: subscriber buffer full")]
+]
+const unknownCounter = counter("gossip_topic_unknown", "Frames for topics not declared on this node")
+const malformedCounter = counter("gossip_topic_malformed", "Topic frames with an unreadable header")
+const inboundCounter = counter("gossip_topic_inbound_dropped", "Topic frames dropped: inbound queue full")
+
+/** Publishes the hub's counters as metrics, labelled with node and topic, every second. */
+const reportTopicMetrics = (node: string, stats: () => TopicsStats): Effect.Effect<void> => {
+  const last = new Map<string, number>()
+  const bump = (key: string, metric: Metric.Counter<number>, value: number, attributes: Record<string, string>) => {
+    const delta = value - (last.get(key) ?? 0)
+    last.set(key, value)
+    return delta > 0 ? Metric.update(Metric.withAttributes(metric, attributes), delta) : Effect.void
+  }
+  const sync = Effect.gen(function*() {
+    const now = stats()
+    for (const [topic, s] of Object.entries(now.byTopic)) {
+      for (const [field, metric] of topicCounters) yield* bump(`${topic}\0${field}`, metric, s[field], { node, topic })
+    }
+    for (const [topic, n] of Object.entries(now.unknown)) {
+      yield* bump(`${topic}\0unknown`, unknownCounter, n, { node, topic })
+    }
+    yield* bump("\0malformed", malformedCounter, now.malformed, { node })
+    yield* bump("\0inbound", inboundCounter, now.inboundDropped, { node })
+  })
+  return Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
+}
