@@ -12,6 +12,7 @@ import { runInNewContext } from "node:vm"
 import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
 import type { GossipConfigValues } from "../src/Config.ts"
 import { presets } from "../src/Config.ts"
+import { sameMajorVersion } from "../src/protocol/Application.ts"
 import type { Alive, PushNodeState } from "../src/protocol/Messages.ts"
 import * as Msg from "../src/protocol/Messages.ts"
 import { BroadcastQueue } from "../src/protocol/Broadcasts.ts"
@@ -47,7 +48,9 @@ const config = (): GossipConfigValues => ({
   ...presets.lan,
   name: SELF,
   meta: new Uint8Array(0),
-  profile: "lan"
+  profile: "lan",
+  application: undefined,
+  compatible: sameMajorVersion
 })
 
 /** The parts of `NodeCore` a benchmark needs to reach to set a scene (plain JS properties at run time). */
@@ -548,7 +551,7 @@ for (const n of quick ? [1_000] : [1_000, 10_000]) {
       batch: n >= 10_000 ? 5 : 50,
       op: (s) => {
         const bad = s.core.mergeRemoteState(remote, s.tick())
-        if (bad !== undefined) throw new Error(bad)
+        if (bad !== undefined) throw new Error(bad.message)
         s.core.drain()
       }
     })
@@ -566,7 +569,7 @@ for (const n of quick ? [1_000] : [1_000, 10_000]) {
       batch: 1,
       op: (s) => {
         const bad = s.core.mergeRemoteState(remote, s.tick())
-        if (bad !== undefined) throw new Error(bad)
+        if (bad !== undefined) throw new Error(bad.message)
         s.core.drain()
       }
     })

@@ -3,14 +3,23 @@
  * checked once when the layer is built so that a bad value is a typed error,
  * never a misbehaving cluster.
  */
-import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Random, Schema } from "effect"
+import type { Application, CompatibilityRule } from "./protocol/Application.ts"
+import { encodeApplication, sameMajorVersion } from "./protocol/Application.ts"
 
 /** What a user writes: every field optional except `name`; durations in any Effect form. */
 export interface GossipConfigInput {
-  /** Unique node name in the cluster. */
-  readonly name: string
-  /** Application metadata announced with this node (at most `metaMaxSize` bytes). */
+  /** Unique node name in the cluster; without one, the node takes a generated `node-<12 hex digits>`. */
+  readonly name?: string
+  /** Application metadata announced with this node (at most `metaMaxSize` bytes, application header included). */
   readonly meta?: Uint8Array
+  /**
+   * The application this node runs. Announced with its metadata; members whose application
+   * is incompatible (see `compatible`) are refused at join and never enter the member table.
+   */
+  readonly application?: Application
+  /** Which applications may share the cluster (default: same name, same semver major). */
+  readonly compatible?: CompatibilityRule
   /** Start from this preset (default `lan`). */
   readonly profile?: Profile
   readonly probeInterval?: Duration.Input
@@ -55,7 +64,10 @@ export type Profile = "lan" | "wan" | "local"
 /** The validated configuration the engine runs on; durations are milliseconds. */
 export interface GossipConfigValues {
   readonly name: string
+  /** The application metadata, without the application header. */
   readonly meta: Uint8Array
+  readonly application: Application | undefined
+  readonly compatible: CompatibilityRule
   readonly profile: Profile
   readonly probeInterval: number
   readonly probeTimeout: number
@@ -86,7 +98,7 @@ export interface GossipConfigValues {
   readonly dynamicSuspicion: boolean
 }
 
-type Preset = Omit<GossipConfigValues, "name" | "meta" | "profile">
+type Preset = Omit<GossipConfigValues, "name" | "meta" | "profile" | "application" | "compatible">
 
 const lan: Preset = {
   probeInterval: 1000,
@@ -207,8 +219,21 @@ const checks: ReadonlyArray<Check> = [
   ]
 ]
 
+const notTunables = new Set(["name", "meta", "profile", "application", "compatible"])
+
 /** Resolves a preset plus overrides into validated values, or the first offending field. */
 export const resolveConfig = (input: GossipConfigInput): Effect.Effect<GossipConfigValues, GossipConfigError> =>
+  input.name === undefined
+    ? Effect.flatMap(generatedName, (name) => resolveNamed({ ...input, name }))
+    : resolveNamed(input as GossipConfigInput & { readonly name: string })
+
+/** `node-` and 12 hex digits from the `Random` in context (seeded in tests, so repeatable there). */
+export const generatedName: Effect.Effect<string> = Effect.map(
+  Effect.all([Random.nextIntBetween(0, 0xffffff), Random.nextIntBetween(0, 0xffffff)]),
+  ([a, b]) => `node-${a.toString(16).padStart(6, "0")}${b.toString(16).padStart(6, "0")}`
+)
+
+const resolveNamed = (input: GossipConfigInput & { readonly name: string }): Effect.Effect<GossipConfigValues, GossipConfigError> =>
   Effect.suspend(() => {
     const profile = input.profile ?? "lan"
     if (!(profile in presets)) {
@@ -219,7 +244,7 @@ export const resolveConfig = (input: GossipConfigInput): Effect.Effect<GossipCon
     }
     const merged: Record<string, unknown> = { ...presets[profile] }
     for (const [key, value] of Object.entries(input)) {
-      if (value !== undefined && key !== "name" && key !== "meta" && key !== "profile") merged[key] = value
+      if (value !== undefined && !notTunables.has(key)) merged[key] = value
     }
     for (const field of durationFields) {
       const raw = merged[field] as Duration.Input
@@ -229,15 +254,31 @@ export const resolveConfig = (input: GossipConfigInput): Effect.Effect<GossipCon
       }
       merged[field] = decoded.value
     }
-    const values = { ...merged, name: input.name, meta: input.meta ?? new Uint8Array(0), profile } as GossipConfigValues
+    const values = {
+      ...merged,
+      name: input.name,
+      meta: input.meta ?? new Uint8Array(0),
+      profile,
+      application: input.application,
+      compatible: input.compatible ?? sameMajorVersion
+    } as GossipConfigValues
     for (const [field, ok, message] of checks) {
       if (!ok(values)) {
         return Effect.fail(new GossipConfigError({ field, message: `${message} (got ${String(values[field])})` }))
       }
     }
-    if (values.meta.length > values.metaMaxSize) {
+    const header = values.application === undefined ? new Uint8Array(0) : encodeApplication(values.application)
+    if (header === undefined || (values.application !== undefined && values.application.name === "")) {
       return Effect.fail(
-        new GossipConfigError({ field: "meta", message: `${values.meta.length} bytes exceeds metaMaxSize ${values.metaMaxSize}` })
+        new GossipConfigError({ field: "application", message: "name must be 1 to 255 bytes and version at most 255 bytes" })
+      )
+    }
+    if (header.length + values.meta.length > values.metaMaxSize) {
+      return Effect.fail(
+        new GossipConfigError({
+          field: "meta",
+          message: `${values.meta.length} bytes${header.length > 0 ? ` plus a ${header.length}-byte application header` : ""} exceeds metaMaxSize ${values.metaMaxSize}`
+        })
       )
     }
     return Effect.succeed(values)

@@ -32,3 +32,20 @@ export class MessageError extends Schema.TaggedError<MessageError>()("MessageErr
   reason: Schema.Literals(["TooLarge", "UnknownNode", "Transport", "Left"]),
   message: Schema.String
 }) {}
+
+/** An application name and version, as members announce them. */
+export const ApplicationSchema = Schema.Struct({ name: Schema.String, version: Schema.String })
+
+/**
+ * A member runs an application this node's compatibility rule refuses (see
+ * `GossipConfigInput.application`): it was kept out of the table.
+ */
+export class IncompatibleMemberError extends Schema.TaggedError<IncompatibleMemberError>()("IncompatibleMemberError", {
+  /** The refused member's name. */
+  member: Schema.String,
+  /** What it announced; undefined when it announces no application. */
+  remote: Schema.UndefinedOr(ApplicationSchema),
+  /** What this node runs. */
+  local: ApplicationSchema,
+  message: Schema.String
+}) {}

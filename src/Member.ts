@@ -2,6 +2,7 @@
  * Members as the public API shows them: an immutable snapshot of one entry of
  * the member table.
  */
+import type { Application } from "./protocol/Application.ts"
 import type { WireState } from "./protocol/Messages.ts"
 
 /** The life cycle of a member. `left` is a graceful leave; `dead` is a detected failure. */
@@ -32,8 +33,10 @@ export interface Member extends Versions {
   readonly port: number
   /** `host:port`. */
   readonly address: string
-  /** Application metadata (at most `GossipConfig.metaMaxSize` bytes). */
+  /** Application metadata (at most `GossipConfig.metaMaxSize` bytes), without the application header. */
   readonly meta: Uint8Array
+  /** The application the member announces (see `GossipConfigInput.application`); undefined when none. */
+  readonly application: Application | undefined
   /** The member's own incarnation number: it increases on refutation and on metadata updates. */
   readonly incarnation: number
   readonly state: MemberState

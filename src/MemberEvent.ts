@@ -2,6 +2,7 @@
  * Typed membership events, published as they happen.
  */
 import type { Member } from "./Member.ts"
+import type { Application } from "./protocol/Application.ts"
 
 /** A member appeared, or came back after being dead or having left. */
 export interface MemberJoined {
@@ -39,6 +40,19 @@ export interface MemberFailed {
 export interface MemberReaped {
   readonly _tag: "MemberReaped"
   readonly member: Member
+}
+
+/**
+ * A member was kept out of the table: it runs an application this node's compatibility
+ * rule refuses. Published (on `Membership.refusals`, not with the member events: it never
+ * had a table entry) once per member and incarnation, however often it is heard of.
+ */
+export interface MemberRefused {
+  readonly _tag: "MemberRefused"
+  readonly name: string
+  /** What it announced (undefined: no application). */
+  readonly application: Application | undefined
+  readonly reason: string
 }
 
 export type MemberEvent =

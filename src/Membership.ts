@@ -10,9 +10,10 @@ import { MAX_HELLO_FIELD } from "./channel/Hello.ts"
 import { Codec } from "./codec/Codec.ts"
 import type { GossipConfigValues } from "./Config.ts"
 import { GossipConfig } from "./Config.ts"
+import type { IncompatibleMemberError } from "./Errors.ts"
 import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError } from "./Errors.ts"
 import type { Member } from "./Member.ts"
-import type { MemberEvent } from "./MemberEvent.ts"
+import type { MemberEvent, MemberRefused } from "./MemberEvent.ts"
 import * as Msg from "./protocol/Messages.ts"
 import type { NodeStats, UserMessage } from "./runtime/NodeActor.ts"
 import { makeNode } from "./runtime/NodeActor.ts"
@@ -43,9 +44,10 @@ export interface MembershipShape {
   readonly healthScore: Effect.Effect<number>
   /**
    * Contacts each seed address (push/pull with the join flag) and merges its state.
-   * Returns how many answered; fails with `JoinError` when none did.
+   * Returns how many answered; fails with `JoinError` when none did, or with
+   * `IncompatibleMemberError` when the seeds that answered run an incompatible application.
    */
-  join(addresses: ReadonlyArray<string>): Effect.Effect<number, JoinError>
+  join(addresses: ReadonlyArray<string>): Effect.Effect<number, JoinError | IncompatibleMemberError>
   /**
    * Leaves gracefully: announces it and waits (up to `leaveTimeout`) until the
    * announcement has been gossiped. The node keeps answering probes until its scope closes.
@@ -73,6 +75,11 @@ export interface MembershipShape {
    * when it fits the packet budget (`udpBufferSize`), a reliable stream otherwise.
    */
   send(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
+  /**
+   * Members kept out of the table because they run an incompatible application (see
+   * `GossipConfigInput.application`), from the moment the stream starts running.
+   */
+  readonly refusals: Stream.Stream<MemberRefused>
   /** Application messages received, from the moment the stream starts running. */
   readonly messages: Stream.Stream<UserMessage>
   /** Like `subscribeEvents`, for application messages. */
@@ -121,6 +128,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
 
       const join = Effect.fn("Membership.join")(function*(addresses: ReadonlyArray<string>) {
         const errors: Array<string> = []
+        let incompatible: IncompatibleMemberError | undefined
         let contacted = 0
         for (const given of addresses) {
           const resolved = transport.resolve === undefined
@@ -133,9 +141,13 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
           for (const address of resolved.success) {
             const result = yield* Effect.result(node.pushPull(address, true))
             if (result._tag === "Success") contacted++
-            else errors.push(`${address}: ${result.failure.message}`)
+            else {
+              errors.push(`${address}: ${result.failure.message}`)
+              if (result.failure._tag === "IncompatibleMemberError") incompatible ??= result.failure
+            }
           }
         }
+        if (contacted === 0 && incompatible !== undefined) return yield* incompatible
         if (contacted === 0) {
           return yield* new JoinError({
             message: addresses.length === 0 ? "no addresses to join" : `no seed answered (${errors.join("; ")})`,
@@ -163,10 +175,9 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         if (notify !== undefined) yield* waitBroadcast(notify, config.leaveTimeout, "leave")
       }).pipe(Effect.withSpan("Membership.leave"))
 
+      const metaLimit = config.metaMaxSize - node.core.metaHeaderSize
       const updateMetadata = Effect.fn("Membership.updateMetadata")(function*(meta: Uint8Array) {
-        if (meta.length > config.metaMaxSize) {
-          return yield* new MetadataTooLargeError({ size: meta.length, limit: config.metaMaxSize })
-        }
+        if (meta.length > metaLimit) return yield* new MetadataTooLargeError({ size: meta.length, limit: metaLimit })
         const notify = yield* node.call((c, now) => c.updateMeta(meta, now))
         yield* waitBroadcast(notify, config.updateTimeout, "updateMetadata")
       })
@@ -262,6 +273,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         sendBestEffort,
         sendReliable,
         send,
+        refusals: Stream.fromPubSub(node.refusals),
         messages: Stream.fromPubSub(node.messages),
         subscribeMessages: Effect.map(PubSub.subscribe(node.messages), Stream.fromSubscription),
         openChannel,

@@ -7,8 +7,18 @@ export type { CodecShape, DecodedPacket, PacketOptions, StreamOptions, StreamRea
 export { Codec, DecodeError, DecodeReason } from "./codec/Codec.ts"
 export { CompactCodec, makeCompactCodec } from "./codec/CompactCodec.ts"
 export type { GossipConfigInput, GossipConfigValues, Profile } from "./Config.ts"
-export { GossipConfig, GossipConfigError, presets, resolveConfig } from "./Config.ts"
-export { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError, PushPullError } from "./Errors.ts"
+export { generatedName, GossipConfig, GossipConfigError, presets, resolveConfig } from "./Config.ts"
+export {
+  ApplicationSchema,
+  BroadcastTimeoutError,
+  IncompatibleMemberError,
+  JoinError,
+  MessageError,
+  MetadataTooLargeError,
+  PushPullError
+} from "./Errors.ts"
+export type { Application, CompatibilityRule } from "./protocol/Application.ts"
+export { sameMajorVersion } from "./protocol/Application.ts"
 export type { Member, MemberState, Versions } from "./Member.ts"
 export type {
   MemberAlive,
@@ -17,6 +27,7 @@ export type {
   MemberJoined,
   MemberLeft,
   MemberReaped,
+  MemberRefused,
   MemberSuspected,
   MemberUpdated
 } from "./MemberEvent.ts"

@@ -4,8 +4,7 @@
  */
 import { addressOf, formatIp } from "../Address.ts"
 import type { Member, MemberState } from "../Member.ts"
-
-const EMPTY = new Uint8Array(0)
+import { splitMeta } from "./Application.ts"
 
 /** Version vectors repeat across a cluster: one shared copy of each saves ~200 bytes per member. */
 const vsnPool = new Map<number, Uint8Array>()
@@ -25,6 +24,7 @@ export class Entry {
   addr: Uint8Array
   port: number
   address: string
+  /** As announced on the wire: the application header, if any, then the metadata. */
   meta: Uint8Array | null
   incarnation: number
   state: MemberState
@@ -80,13 +80,15 @@ export class Entry {
   get snapshot(): Member {
     if (this.cached === undefined) {
       const v = this.vsn
+      const { application, meta } = splitMeta(this.meta)
       this.cached = {
         name: this.name,
         addr: this.addr,
         host: formatIp(this.addr),
         port: this.port,
         address: this.address,
-        meta: this.meta ?? EMPTY,
+        meta,
+        application,
         incarnation: this.incarnation,
         state: this.state,
         stateChange: this.stateChange,

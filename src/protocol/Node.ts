@@ -10,6 +10,8 @@ import type { GossipConfigValues } from "../Config.ts"
 import type { Member } from "../Member.ts"
 import { stateToWire } from "../Member.ts"
 import type { MemberEvent } from "../MemberEvent.ts"
+import type { Application } from "./Application.ts"
+import { describeApplication, encodeApplication, joinMeta, splitMeta } from "./Application.ts"
 import type { Alive, Dead, IndirectPing, PacketMessage, Ping, PushNodeState, PushPull, Suspect } from "./Messages.ts"
 import * as Msg from "./Messages.ts"
 import { Awareness } from "./Awareness.ts"
@@ -64,7 +66,19 @@ export interface CoreStats {
   refutations: number
   conflicts: number
   rejectedAlives: number
+  /** Alive messages and push/pulls refused because a member runs an incompatible application. */
+  incompatible: number
 }
+
+/** Why a push/pull state was refused as a whole. */
+export type StateRefusal =
+  | { readonly _tag: "Protocol"; readonly message: string }
+  | {
+    readonly _tag: "Application"
+    readonly member: string
+    readonly remote: Application | undefined
+    readonly message: string
+  }
 
 const EMPTY_BYTES = new Uint8Array(0)
 
@@ -99,7 +113,8 @@ export class NodeCore {
     suspicionsRaised: 0,
     refutations: 0,
     conflicts: 0,
-    rejectedAlives: 0
+    rejectedAlives: 0,
+    incompatible: 0
   }
   /** True when the member list changed since the shell last looked. */
   membersChanged = true
@@ -127,6 +142,10 @@ export class NodeCore {
   private nextBroadcastId = 0
   private readonly seenBroadcasts = new SeenBroadcasts(8192)
   private readonly selfVsn: Uint8Array
+  /** Members refused for their application, with the incarnation last refused (bounded). */
+  private readonly refused = new Map<string, number>()
+  /** The application header in front of our metadata, when we announce one. */
+  private readonly appHeader: Uint8Array | undefined
   /** Members that failed (not left), kept for reconnection after they are reaped. */
   private readonly failed = new Map<string, { readonly address: string; readonly failedAt: number }>()
 
@@ -153,7 +172,8 @@ export class NodeCore {
       this.setTimer(timerKeys.pushPullTick, now + Math.floor(env.random() * c.pushPullInterval))
     }
     if (c.reconnectInterval > 0) this.setTimer(timerKeys.reconnectTick, now + c.reconnectInterval)
-    this.aliveNode(this.selfAlive(this.nextIncarnation(), this.config.meta), now, true, undefined)
+    this.appHeader = c.application === undefined ? undefined : encodeApplication(c.application)
+    this.aliveNode(this.selfAlive(this.nextIncarnation(), joinMeta(this.appHeader, c.meta)), now, true, undefined)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -283,9 +303,20 @@ export class NodeCore {
    * combined cluster is compatible; returns the reason when it is not (and then
    * merges nothing).
    */
-  mergeRemoteState(remote: ReadonlyArray<PushNodeState>, now: number): string | undefined {
+  mergeRemoteState(remote: ReadonlyArray<PushNodeState>, now: number): StateRefusal | undefined {
     const incompatible = this.verifyProtocol(remote)
-    if (incompatible !== undefined) return incompatible
+    if (incompatible !== undefined) return { _tag: "Protocol", message: incompatible }
+    const refused = this.verifyApplications(remote)
+    if (refused !== undefined) {
+      for (const r of remote) {
+        if (r.state === Msg.WireState.alive && r.name !== this.name) {
+          this.stats.incompatible++
+          this.noteRefused(r.name, r.incarnation, r.meta)
+        }
+      }
+      return refused
+    }
+    // Incompatible entries among compatible ones are refused one by one (see `aliveNode`).
     for (const r of remote) {
       switch (r.state) {
         case Msg.WireState.alive:
@@ -326,11 +357,16 @@ export class NodeCore {
     if (local !== undefined && local.state === "dead" && r.incarnation <= local.incarnation) local.contactedAt = now
   }
 
-  /** Announces new metadata with a new incarnation; returns the broadcast to wait for. */
+  /** Announces new metadata (our application header goes in front) with a new incarnation; returns the broadcast to wait for. */
   updateMeta(meta: Uint8Array, now: number): number {
     const notify = this.nextNotify++
-    this.aliveNode(this.selfAlive(this.nextIncarnation(), meta), now, true, notify)
+    this.aliveNode(this.selfAlive(this.nextIncarnation(), joinMeta(this.appHeader, meta)), now, true, notify)
     return notify
+  }
+
+  /** Bytes our application header takes out of `metaMaxSize`. */
+  get metaHeaderSize(): number {
+    return this.appHeader?.length ?? 0
   }
 
   /** Starts a graceful leave; returns the broadcast to wait for, if any was queued. */
@@ -401,6 +437,12 @@ export class NodeCore {
     // poison every later version check, so we neither store nor re-gossip such an alive.
     if (!validVsn(a.vsn)) {
       this.stats.rejectedAlives++
+      return
+    }
+    // An incompatible application never enters the table, however it is heard of.
+    if (!isLocal && !this.admits(a.meta)) {
+      this.stats.incompatible++
+      this.noteRefused(a.node, a.incarnation, a.meta)
       return
     }
     let state = this.byName.get(a.node)
@@ -552,6 +594,54 @@ export class NodeCore {
 
   private cancelSuspicion(node: string): void {
     if (this.suspicions.delete(node)) this.out.push({ _tag: "CancelTimer", key: timerKeys.suspicion(node) })
+  }
+
+  /** Whether a member announcing `meta` may share the cluster with our application. */
+  private admits(meta: Uint8Array | null): boolean {
+    const local = this.config.application
+    return local === undefined || this.config.compatible(local, splitMeta(meta).application)
+  }
+
+  /** Publishes a refusal once per member and incarnation (gossip repeats an alive many times). */
+  private noteRefused(name: string, incarnation: number, meta: Uint8Array | null): void {
+    if (this.refused.get(name) === incarnation) return
+    this.refused.delete(name)
+    this.refused.set(name, incarnation)
+    if (this.refused.size > 1024) this.refused.delete(this.refused.keys().next().value!)
+    const application = splitMeta(meta).application
+    this.out.push({
+      _tag: "Refuse",
+      refusal: {
+        _tag: "MemberRefused",
+        name,
+        application,
+        reason: `runs ${describeApplication(application)}, incompatible with ${describeApplication(this.config.application)}`
+      }
+    })
+  }
+
+  /**
+   * A state whose live members (other than us) all run incompatible applications comes from
+   * a member we must not join, or that must not join us: it is refused as a whole, with the
+   * first such member named. Otherwise only the incompatible entries are left out.
+   */
+  private verifyApplications(remote: ReadonlyArray<PushNodeState>): StateRefusal | undefined {
+    const local = this.config.application
+    if (local === undefined) return undefined
+    let first: PushNodeState | undefined
+    for (const r of remote) {
+      if (r.state !== Msg.WireState.alive || r.name === this.name) continue
+      if (this.admits(r.meta)) return undefined
+      first ??= r
+    }
+    if (first === undefined) return undefined
+    const app = splitMeta(first.meta).application
+    return {
+      _tag: "Application",
+      member: first.name,
+      remote: app,
+      message: `member '${first.name}' runs ${describeApplication(app)}, incompatible with ${describeApplication(local)}`
+    }
   }
 
   private verifyProtocol(remote: ReadonlyArray<PushNodeState>): string | undefined {

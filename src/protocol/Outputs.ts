@@ -2,7 +2,7 @@
  * What the protocol core asks its shell to do. The core decides; the shell
  * carries these out (sockets, timers, streams, publishing).
  */
-import type { MemberEvent } from "../MemberEvent.ts"
+import type { MemberEvent, MemberRefused } from "../MemberEvent.ts"
 
 /** Send one datagram made of these encoded parts (one part bare, several as a compound). */
 export interface SendPacket {
@@ -46,6 +46,12 @@ export interface Publish {
   readonly event: MemberEvent
 }
 
+/** A member was kept out of the table for its application. */
+export interface Refuse {
+  readonly _tag: "Refuse"
+  readonly refusal: MemberRefused
+}
+
 /** The broadcast a caller waits on (leave, metadata update) has gone out, or was superseded. */
 export interface BroadcastDone {
   readonly _tag: "BroadcastDone"
@@ -60,4 +66,13 @@ export interface Deliver {
   readonly payload: Uint8Array
 }
 
-export type Output = SendPacket | SetTimer | CancelTimer | TcpPing | StartPushPull | Publish | BroadcastDone | Deliver
+export type Output =
+  | SendPacket
+  | SetTimer
+  | CancelTimer
+  | TcpPing
+  | StartPushPull
+  | Publish
+  | Refuse
+  | BroadcastDone
+  | Deliver

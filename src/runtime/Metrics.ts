@@ -22,7 +22,10 @@ const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]
   ["suspicionsRaised", counter("gossip_suspicions", "Members this node marked suspect")],
   ["refutations", counter("gossip_refutations", "Accusations about this node that it refuted")],
   ["conflicts", counter("gossip_address_conflicts", "Alive messages refused for a conflicting address")],
-  ["rejectedAlives", counter("gossip_rejected_alives", "Alive messages refused for unusable versions")]
+  ["rejectedAlives", counter("gossip_rejected_alives", "Alive messages refused for unusable versions")],
+  ["incompatible", counter("gossip_incompatible_members", "Alives and push/pulls refused for an incompatible application")],
+  ["channelsAccepted", counter("gossip_channels_accepted", "Inbound channels served")],
+  ["channelsRefused", counter("gossip_channels_refused", "Inbound channel hellos refused")]
 ]
 
 const members = Metric.gauge("gossip_members", { description: "Members alive or suspect, self included" })

@@ -11,9 +11,9 @@ import { decodeHello, isHello } from "../channel/Hello.ts"
 import { ChannelRegistry } from "../channel/Registry.ts"
 import type { CodecShape } from "../codec/Codec.ts"
 import type { GossipConfigValues } from "../Config.ts"
-import { PushPullError } from "../Errors.ts"
+import { IncompatibleMemberError, PushPullError } from "../Errors.ts"
 import type { Member } from "../Member.ts"
-import type { MemberEvent } from "../MemberEvent.ts"
+import type { MemberEvent, MemberRefused } from "../MemberEvent.ts"
 import * as Msg from "../protocol/Messages.ts"
 import type { PacketMessage, PushPull, StreamMessage } from "../protocol/Messages.ts"
 import { NodeCore } from "../protocol/Node.ts"
@@ -56,6 +56,8 @@ export interface NodeStats {
   readonly refutations: number
   readonly conflicts: number
   readonly rejectedAlives: number
+  /** Alive messages and push/pulls refused because a member runs an incompatible application. */
+  readonly incompatible: number
 }
 
 type Input =
@@ -69,6 +71,7 @@ export interface NodeHandle {
   readonly members: SubscriptionRef.SubscriptionRef<ReadonlyArray<Member>>
   readonly events: PubSub.PubSub<MemberEvent>
   readonly messages: PubSub.PubSub<UserMessage>
+  readonly refusals: PubSub.PubSub<MemberRefused>
   /** The channels this node serves. */
   readonly channels: ChannelRegistry
   /** Runs `f` inside the actor, between two inputs, and returns its result. */
@@ -76,7 +79,7 @@ export interface NodeHandle {
   /** Waits for a broadcast notification from the core. */
   awaitBroadcast(notify: number): Effect.Effect<void>
   /** A push/pull with the node at `address`; merges the answer. */
-  pushPull(address: string, join: boolean): Effect.Effect<void, PushPullError>
+  pushPull(address: string, join: boolean): Effect.Effect<void, PushPullError | IncompatibleMemberError>
   stats(): NodeStats
 }
 
@@ -112,6 +115,8 @@ export const makeNode = (
     const members = yield* SubscriptionRef.make<ReadonlyArray<Member>>(core.members())
     const events = yield* PubSub.unbounded<MemberEvent>()
     const messages = yield* PubSub.unbounded<UserMessage>()
+    // Refusals are rare and informational: a slow reader loses the oldest.
+    const refusals = yield* PubSub.sliding<MemberRefused>(256)
     const waiters = new Map<number, Deferred.Deferred<void>>()
     const done = new Set<number>()
     const timerGeneration = new Map<string, number>()
@@ -196,7 +201,7 @@ export const makeNode = (
         yield* Queue.offer(mailbox, { _tag: "TcpPingResult", seqNo, ok })
       })
 
-    const pushPull = (address: string, join: boolean): Effect.Effect<void, PushPullError> =>
+    const pushPull = (address: string, join: boolean): Effect.Effect<void, PushPullError | IncompatibleMemberError> =>
       Effect.scoped(Effect.gen(function*() {
         const conn = yield* transport.dial(address, config.tcpTimeout)
         const local = yield* call((c) => c.localState(join))
@@ -206,15 +211,25 @@ export const makeNode = (
         if (reply._tag !== "PushPull") {
           return yield* new PushPullError({ address, message: `expected a push/pull reply, got ${reply._tag}` })
         }
-        const incompatible = yield* call((c, now) => c.mergeRemoteState(reply.nodes, now))
-        if (incompatible !== undefined) return yield* new PushPullError({ address, message: incompatible })
+        const refused = yield* call((c, now) => c.mergeRemoteState(reply.nodes, now))
+        if (refused?._tag === "Application" && config.application !== undefined) {
+          return yield* new IncompatibleMemberError({
+            member: refused.member,
+            remote: refused.remote,
+            local: config.application,
+            message: refused.message
+          })
+        }
+        if (refused !== undefined) return yield* new PushPullError({ address, message: refused.message })
       })).pipe(
         Effect.timeoutOrElse({
           duration: config.tcpTimeout,
           orElse: () => Effect.fail(new PushPullError({ address, message: "timed out" }))
         }),
         Effect.mapError((e) =>
-          e._tag === "PushPullError" ? e : new PushPullError({ address, message: `${e._tag}: ${e.message}` })
+          e._tag === "PushPullError" || e._tag === "IncompatibleMemberError"
+            ? e
+            : new PushPullError({ address, message: `${e._tag}: ${e.message}` })
         )
       )
 
@@ -225,8 +240,8 @@ export const makeNode = (
           case "PushPull": {
             const local: PushPull = yield* call((c) => c.localState(request.join))
             yield* conn.write(codec.encodeStream(local, { initiator: false }))
-            const incompatible = yield* call((c, now) => c.mergeRemoteState(request.nodes, now))
-            if (incompatible !== undefined) yield* Effect.logWarning("push/pull rejected", incompatible)
+            const refused = yield* call((c, now) => c.mergeRemoteState(request.nodes, now))
+            if (refused !== undefined) yield* Effect.logWarning("push/pull rejected", refused.message)
             return
           }
           case "Ping": {
@@ -328,6 +343,11 @@ export const makeNode = (
           ))
         case "Publish":
           return Effect.asVoid(PubSub.publish(events, o.event))
+        case "Refuse":
+          return Effect.logWarning("member refused", o.refusal.name, o.refusal.reason).pipe(
+            Effect.andThen(PubSub.publish(refusals, o.refusal)),
+            Effect.asVoid
+          )
         case "BroadcastDone": {
           const waiter = waiters.get(o.notify)
           if (waiter !== undefined) return Effect.asVoid(Deferred.succeed(waiter, undefined))
@@ -431,6 +451,7 @@ export const makeNode = (
       members,
       events,
       messages,
+      refusals,
       channels,
       call,
       awaitBroadcast,

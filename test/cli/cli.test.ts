@@ -371,6 +371,7 @@ describe("gossip output formats", () => {
     port: 7946,
     address: "127.0.0.1:7946",
     meta: encodeTags(tags),
+    application: undefined,
     incarnation: 3,
     state,
     stateChange: 0,

@@ -174,7 +174,7 @@ describe("push/pull merge", () => {
     const error = core.mergeRemoteState([
       { name: "a", addr: Uint8Array.of(10, 0, 0, 2), port: 1, meta: null, incarnation: 1, state: 0, vsn: serf }
     ], 0)
-    expect(error).toMatch(/delegate protocol version \(0\) is incompatible: \[2, 0\]|incompatible/)
+    expect(error?.message).toMatch(/delegate protocol version \(0\) is incompatible: \[2, 0\]|incompatible/)
     expect(core.member("a")).toBeUndefined()
   })
 
