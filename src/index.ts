@@ -39,6 +39,9 @@ export type { ValueFormat, ValueSchema } from "./codec/ValueCodec.ts"
 /** Typed application messages: `Topic.make`, `Topic.publish`, `Topic.send`, `Topic.subscribe`. */
 export * as Topic from "./topic/Topic.ts"
 export type { TopicsStats, TopicStats } from "./topic/Hub.ts"
+/** Typed metadata: `MemberMetadata.make(id, schema)`, its `layer(initial)`, and `MemberMetadata.serfTags`. */
+export * as MemberMetadata from "./metadata/MemberMetadata.ts"
+export type { MetadataFormat } from "./metadata/MetadataCodec.ts"
 export type { SimLink, SimNetworkOptions, SimNetworkShape, SimNodeStats } from "./transport/SimNetwork.ts"
 export { SimNetwork } from "./transport/SimNetwork.ts"
 export type { InboundPacket, StreamConnection, TransportShape } from "./transport/Transport.ts"
@@ -55,3 +58,4 @@ export type { SerfMessage } from "./serf/Messages.ts"
 export { decodeSerfMessage, encodeLeaveIntent, leaveIntentMessage } from "./serf/Messages.ts"
 export { decodeTags, encodeTags } from "./serf/Tags.ts"
 export { relayKey, SerfRelay } from "./serf/Relay.ts"
+// effect/rpc between members: serve an RpcGroup on a node, call it on a member by name

@@ -15,7 +15,6 @@ export type ValueSchema<A> = Schema.ConstraintCodec<A, unknown, never, never>
 export type ValueResult<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: string }
 
 export interface ValueCodec<A> {
-  readonly format: ValueFormat
   encode(value: A): ValueResult<Uint8Array>
   decode(bytes: Uint8Array): ValueResult<A>
 }
@@ -40,7 +39,6 @@ export const makeValueCodec = <A>(schema: ValueSchema<A>, format: ValueFormat): 
     }
     : decodeJsonMsgpack
   return {
-    format,
     encode: (value) => {
       const exit = toJson(value)
       if (Exit.isFailure(exit)) return failure(messageOf(exit))

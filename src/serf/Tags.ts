@@ -63,3 +63,23 @@ export const decodeTags = (meta: Uint8Array | null): Record<string, string> => {
   }
   return out
 }
+
+/**
+ * Like `decodeTags`, but all or nothing: a tag map that does not decode to its end is
+ * an error (the reason), not a partial map. For typed metadata, where a half-read map
+ * must not pass for a whole one.
+ */
+export const decodeTagsStrict = (meta: Uint8Array | null): Record<string, string> | string => {
+  if (meta === null || meta.length === 0 || meta[0] !== TAGS_MAGIC) return decodeTags(meta)
+  const out: Record<string, string> = {}
+  const r = new MsgpackReader(meta, 1)
+  const n = r.readMapHeader()
+  for (let i = 0; i < n && r.ok; i++) {
+    const key = r.readString()
+    const value = r.readString()
+    if (r.ok) setTag(out, key, value)
+  }
+  if (!r.ok) return `${r.failure}: ${r.detail}`
+  if (r.pos !== meta.length) return `${meta.length - r.pos} trailing bytes after the tags`
+  return out
+}
