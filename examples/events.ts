@@ -9,7 +9,7 @@
  * compiler). Then, on real UDP/TCP sockets on 127.0.0.1:
  *
  *   - b, c and d join               -> MemberJoined
- *   - c changes its metadata        -> MemberUpdated
+ *   - c changes its (typed) zone    -> MemberUpdated
  *   - b crashes (no goodbye)        -> MemberSuspected, then MemberFailed
  *   - d leaves gracefully           -> MemberLeft
  *   - dead and left members are forgotten after `gossipToTheDeadTime`
@@ -20,34 +20,31 @@
  * `simulation.ts` for the simulated network.)
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Clock, Console, Context, Effect, Exit, Fiber, Layer, Match, Option, Scope, Stream } from "effect"
-import { CompactCodec, GossipConfig, Membership, UdpTcpTransport } from "../src/index.ts"
+import { Clock, Console, Context, Effect, Exit, Fiber, Layer, Match, Option, Result, Schema, Scope, Stream } from "effect"
+import { CompactCodec, GossipConfig, Membership, MemberMetadata, UdpTcpTransport } from "../src/index.ts"
 import type { Member, MemberEvent, MembershipShape } from "../src/index.ts"
 
-const utf8 = new TextEncoder()
-const text = new TextDecoder()
+/** Each node's zone, as typed metadata (JSON on the wire). */
+const Zone = MemberMetadata.make("zone", Schema.Struct({ zone: Schema.Int }))
 
 /** Starts a node in its own scope (a child of the program's), so it can be stopped alone. */
-const startNode = Effect.fnUntraced(function*(name: string, meta: string) {
+const startNode = Effect.fnUntraced(function*(name: string, zone: number) {
   const scope = yield* Scope.fork(yield* Effect.scope, "sequential")
-  const layer = Membership.layer.pipe(
+  const layer = Zone.layer({ zone }).pipe(
+    Layer.provideMerge(Membership.layer),
     Layer.provide(UdpTcpTransport.layerNode({ bindAddress: "127.0.0.1", bindPort: 0 })),
     Layer.provide(CompactCodec.layer),
     // `local` for fast failure detection; dead and left members forgotten after 3 s instead of 15;
     // retransmitMult 4 instead of 2, so that every piece of gossip reaches all four nodes.
-    Layer.provide(GossipConfig.layer({
-      name,
-      profile: "local",
-      gossipToTheDeadTime: "3 seconds",
-      retransmitMult: 4,
-      meta: utf8.encode(meta)
-    }))
+    Layer.provide(GossipConfig.layer({ name, profile: "local", gossipToTheDeadTime: "3 seconds", retransmitMult: 4 }))
   )
-  const membership = Context.get(yield* Layer.buildWithScope(layer, scope), Membership)
-  return { name, membership, scope, address: (yield* membership.localMember).address }
+  const context = yield* Layer.buildWithScope(layer, scope)
+  const membership = Context.get(context, Membership)
+  return { name, membership, zone: Context.get(context, Zone), scope, address: (yield* membership.localMember).address }
 })
 
-const meta = (m: Member) => text.decode(m.meta)
+/** A member's zone as text; events carry plain `Member`s, whose metadata the declaration decodes. */
+const meta = (m: Member) => Result.match(Zone.decodeBytes(m.meta), { onSuccess: ({ zone }) => `zone=${zone}`, onFailure: () => "zone=?" })
 
 /** One line per event; the compiler insists that every tag is handled. */
 const describe = Match.type<MemberEvent>().pipe(
@@ -75,7 +72,7 @@ const program = Effect.gen(function*() {
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Console.log(`[${((now - start) / 1000).toFixed(1).padStart(4)}s] ${line}`))
 
-  const a = yield* startNode("a", "zone=1")
+  const a = yield* startNode("a", 1)
 
   // The subscriber: a fiber that prints every event `a` publishes.
   yield* a.membership.events.pipe(
@@ -84,12 +81,12 @@ const program = Effect.gen(function*() {
   )
   yield* Effect.yieldNow // let it subscribe before anything happens
 
-  const [b, c, d] = yield* Effect.all([startNode("b", "zone=1"), startNode("c", "zone=2"), startNode("d", "zone=2")])
+  const [b, c, d] = yield* Effect.all([startNode("b", 1), startNode("c", 2), startNode("d", 2)])
   for (const node of [b, c, d]) yield* node.membership.join([a.address])
 
   yield* Effect.sleep("1 second")
   yield* say(`-- c moves to zone 3`)
-  yield* c.membership.updateMetadata(utf8.encode("zone=3"))
+  yield* c.zone.update({ zone: 3 })
 
   yield* Effect.sleep("1 second")
   yield* say(`-- b crashes`)

@@ -3,11 +3,13 @@
  *
  * Run it:  ./node_modules/.bin/node examples/leader-election.ts      (about 5 s)
  *
- * Every node announces a priority in its metadata (`priority=30`). The leader
- * is the alive member with the highest priority, the lowest name breaking
- * ties. Each node computes it from its own `members` stream, so there is
- * nothing to vote on: when the views agree, the leaders agree. Each node
- * prints its leader whenever it changes (`Stream.changes`).
+ * Every node announces a priority in typed metadata: `MemberMetadata.make`
+ * declares it with a Schema (`{ priority: Int }`, JSON on the wire), its
+ * layer announces this node's value, and its `members` stream is the member
+ * table with every member's metadata decoded. The leader is the alive member
+ * with the highest priority, the lowest name breaking ties. Each node computes
+ * it from its own stream, so there is nothing to vote on: when the views agree,
+ * the leaders agree. Each node prints its leader whenever it changes.
  *
  * Four nodes on real UDP/TCP on 127.0.0.1: alpha (30) leads; alpha crashes and
  * bravo (20, ahead of charlie, 20, by name) takes over once the others stop
@@ -19,14 +21,14 @@
  * "who should lead" hint, not a lock; a real lock needs a consensus protocol.)
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Clock, Console, Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
-import { CompactCodec, GossipConfig, Membership, UdpTcpTransport } from "../src/index.ts"
-import type { Member, MembershipShape } from "../src/index.ts"
+import { Clock, Console, Context, Effect, Exit, Layer, Option, Result, Schema, Scope, Stream } from "effect"
+import { CompactCodec, GossipConfig, Membership, MemberMetadata, UdpTcpTransport } from "../src/index.ts"
 
-const utf8 = new TextEncoder()
-const text = new TextDecoder()
+/** What every node announces. A member whose metadata does not decode is never elected. */
+const Priority = MemberMetadata.make("priority", Schema.Struct({ priority: Schema.Int }))
+type Member = MemberMetadata.TypedMember<typeof Priority.schema.Type>
 
-const priorityOf = (m: Member) => Number(/priority=(\d+)/.exec(text.decode(m.meta))?.[1] ?? 0)
+const priorityOf = (m: Member) => Result.isSuccess(m.metadata) ? m.metadata.success.priority : -1
 
 /** The alive member with the highest priority, then the lowest name. */
 const leaderOf = (members: ReadonlyArray<Member>): string => {
@@ -39,7 +41,8 @@ const leaderOf = (members: ReadonlyArray<Member>): string => {
 interface Node {
   readonly name: string
   readonly address: string
-  readonly membership: MembershipShape
+  readonly membership: Membership["Service"]
+  readonly members: Stream.Stream<ReadonlyArray<Member>>
   readonly scope: Scope.Closeable
 }
 
@@ -53,30 +56,31 @@ const program = Effect.gen(function*() {
   /** Starts a node in a scope of its own, with a fiber (in that scope) printing its leader on every change. */
   const startNode = Effect.fnUntraced(function*(name: string, priority: number) {
     const scope = yield* Scope.fork(parent, "sequential")
-    const layer = Membership.layer.pipe(
+    const layer = Priority.layer({ priority }).pipe(
+      Layer.provideMerge(Membership.layer),
       Layer.provide(UdpTcpTransport.layerNode({ bindAddress: "127.0.0.1", bindPort: 0 })),
       Layer.provide(CompactCodec.layer),
       // `local`: fast failure detection; retransmitMult 4 (instead of the preset's 2) so that
       // news reaches every member of a cluster this small at once.
-      Layer.provide(
-        GossipConfig.layer({ name, profile: "local", retransmitMult: 4, meta: utf8.encode(`priority=${priority}`) })
-      )
+      Layer.provide(GossipConfig.layer({ name, profile: "local", retransmitMult: 4 }))
     )
-    const membership = Context.get(yield* Layer.buildWithScope(layer, scope), Membership)
-    yield* membership.members.pipe(
+    const context = yield* Layer.buildWithScope(layer, scope)
+    const membership = Context.get(context, Membership)
+    const members = Context.get(context, Priority).members
+    yield* members.pipe(
       Stream.map(leaderOf),
       Stream.changes,
       Stream.runForEach((leader) => say(`${name.padEnd(7)} follows ${leader}`)),
       Effect.forkIn(scope)
     )
-    const node: Node = { name, address: (yield* membership.localMember).address, membership, scope }
+    const node: Node = { name, address: (yield* membership.localMember).address, membership, members, scope }
     return node
   })
 
   /** Waits until every node in `nodes` sees `leader` as the leader. */
   const agreeOn = (nodes: ReadonlyArray<Node>, leader: string) =>
     Effect.forEach(nodes, (node) =>
-      node.membership.members.pipe(
+      node.members.pipe(
         Stream.filter((ms) => leaderOf(ms) === leader),
         Stream.runHead,
         Effect.timeout("15 seconds")
@@ -101,7 +105,7 @@ const program = Effect.gen(function*() {
   yield* agreeOn([bravo, charlie, delta, echo], "echo")
 
   // Leadership moved when alpha became suspect; the verdict (dead) comes when the suspicion times out.
-  const table = yield* delta.membership.members.pipe(
+  const table = yield* delta.members.pipe(
     Stream.filter((ms) => ms.some((m) => m.name === "alpha" && m.state === "dead")),
     Stream.runHead,
     Effect.timeout("15 seconds"),

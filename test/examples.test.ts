@@ -72,12 +72,16 @@ describe.concurrent("examples", () => {
       includes(run, /All nodes stopped after \d+\.\d s\./)
     }), 70_000)
 
-  it.live("basic.ts: three nodes see each other, then c leaves", () =>
+  it.live("basic.ts: three nodes see each other's typed roles, a greeting arrives, then c leaves", () =>
     Effect.gen(function*() {
       const run = yield* runExample("basic.ts")
       assertOk("basic.ts", run)
-      for (const name of ["a", "b", "c"]) includes(run, `${name} sees 3 members`)
-      includes(run, /c left; a sees: .*c 127\.0\.0\.1:\d+ left/)
+      for (const name of ["a", "b", "c"]) {
+        includes(run, `${name} sees 3 members: a (api) alive, b (worker) alive, c (worker) alive`)
+      }
+      includes(run, `b got "hello from a" from a`)
+      includes(run, `c got "hello from a" from a`)
+      includes(run, "c left; a sees: a alive, b alive, c left")
     }), 70_000)
 
   it.live("events.ts: every kind of event it promises, matched on _tag", () =>
