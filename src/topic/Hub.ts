@@ -28,6 +28,8 @@ export interface TopicStats {
   readonly decodeErrors: number
   /** Deliveries lost because a subscriber was `bufferSize` behind. */
   readonly dropped: number
+  /** Values this node refused to send: not encodable by the schema, or over `maxValueBytes`. */
+  readonly refused: number
   /** Subscribers right now. */
   readonly subscribers: number
 }
@@ -42,9 +44,11 @@ export interface TopicsStats {
   readonly malformed: number
   /** Frames dropped because the hub's inbound queue was full. */
   readonly inboundDropped: number
+  /** Declarations refused: a name already declared here with another schema or format. */
+  readonly conflicts: number
 }
 
-type Counter = "published" | "sent" | "received" | "delivered" | "decodeErrors" | "dropped"
+type Counter = "published" | "sent" | "received" | "delivered" | "decodeErrors" | "dropped" | "refused"
 
 interface Subscriber {
   readonly queue: Queue.Queue<Delivery<unknown>>
@@ -68,7 +72,7 @@ export interface TopicHub {
   /** Declares `topic` and encodes `value` in its frame, checking the size limit. */
   frame<A>(topic: Topic<A>, value: A): Effect.Effect<Uint8Array, TopicError>
   /** Counts a value that went out. */
-  counted(topic: string, counter: "published" | "sent"): void
+  counted(topic: string, counter: "published" | "sent" | "refused"): void
   subscribe<A>(topic: Topic<A>): Effect.Effect<Stream.Stream<Delivery<A>>, TopicError, Scope.Scope>
   stats(): TopicsStats
 }
@@ -79,7 +83,8 @@ const zero = (): Record<Counter, number> => ({
   received: 0,
   delivered: 0,
   decodeErrors: 0,
-  dropped: 0
+  dropped: 0,
+  refused: 0
 })
 
 /** A node's topic hub; its decoding fiber and metrics reporter live in the scope. */
@@ -90,6 +95,7 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
     const unknown = new Map<string, number>()
     let malformed = 0
     let inboundDropped = 0
+    let conflicts = 0
     const sender = nameBytes(self)
 
     const declareNow = <A>(topic: Topic<A>): Declared | TopicError => {
@@ -102,6 +108,7 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
         return entry
       }
       if (existing.topic === topic || existing.topic.fingerprint === topic.fingerprint) return existing
+      conflicts++
       return new TopicError({
         reason: "Conflict",
         topic: topic.name,
@@ -123,8 +130,12 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
           return Effect.fail(new TopicError({ reason: "BadName", topic: topic.name, message: "this node's name does not fit a topic frame" }))
         }
         const encoded = topic.codec.encode(value)
-        if (!encoded.ok) return Effect.fail(new TopicError({ reason: "Encode", topic: topic.name, message: encoded.error }))
+        if (!encoded.ok) {
+          entry.counts.refused++
+          return Effect.fail(new TopicError({ reason: "Encode", topic: topic.name, message: encoded.error }))
+        }
         if (encoded.value.length > topic.maxValueBytes) {
+          entry.counts.refused++
           return Effect.fail(
             new TopicError({
               reason: "TooLarge",
@@ -136,7 +147,7 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
         return Effect.succeed(encodeFrame(nameBytes(topic.name)!, sender, topic.format, encoded.value))
       })
 
-    const counted = (topic: string, counter: "published" | "sent") => {
+    const counted = (topic: string, counter: "published" | "sent" | "refused") => {
       const entry = declared.get(topic)
       if (entry !== undefined) entry.counts[counter]++
     }
@@ -223,7 +234,7 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
     const stats = (): TopicsStats => {
       const byTopic: Record<string, TopicStats> = {}
       for (const [name, entry] of declared) byTopic[name] = { ...entry.counts, subscribers: entry.subscribers.size }
-      return { byTopic, unknown: Object.fromEntries(unknown), malformed, inboundDropped }
+      return { byTopic, unknown: Object.fromEntries(unknown), malformed, inboundDropped, conflicts }
     }
     yield* Effect.forkScoped(reportTopicMetrics(self, stats))
 
@@ -237,11 +248,13 @@ const topicCounters: ReadonlyArray<readonly [Counter, Metric.Counter<number>]> =
   ["received", counter("gossip_topic_received", "Topic values received and decoded")],
   ["delivered", counter("gossip_topic_delivered", "Topic deliveries handed to subscribers")],
   ["decodeErrors", counter("gossip_topic_decode_errors", "Topic values dropped: not decodable or too large")],
-  ["dropped", counter("gossip_topic_dropped", "Topic deliveries dropped: subscriber buffer full")]
+  ["dropped", counter("gossip_topic_dropped", "Topic deliveries dropped: subscriber buffer full")],
+  ["refused", counter("gossip_topic_refused", "Topic values refused at the sender: not encodable or too large")]
 ]
 const unknownCounter = counter("gossip_topic_unknown", "Frames for topics not declared on this node")
 const malformedCounter = counter("gossip_topic_malformed", "Topic frames with an unreadable header")
 const inboundCounter = counter("gossip_topic_inbound_dropped", "Topic frames dropped: inbound queue full")
+const conflictCounter = counter("gossip_topic_conflicts", "Topic declarations refused: another schema under the same name")
 
 /** Publishes the hub's counters as metrics, labelled with node and topic, every second. */
 const reportTopicMetrics = (node: string, stats: () => TopicsStats): Effect.Effect<void> => {
@@ -261,6 +274,7 @@ const reportTopicMetrics = (node: string, stats: () => TopicsStats): Effect.Effe
     }
     yield* bump("\0malformed", malformedCounter, now.malformed, { node })
     yield* bump("\0inbound", inboundCounter, now.inboundDropped, { node })
+    yield* bump("\0conflicts", conflictCounter, now.conflicts, { node })
   })
   return Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
 }

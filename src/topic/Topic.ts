@@ -29,7 +29,10 @@ export const publish = <A>(topic: Topic<A>, value: A): Effect.Effect<void, Topic
   Effect.gen(function*() {
     const membership = yield* Membership
     const bytes = yield* frame(topic, value)
-    yield* Effect.mapError(membership.broadcast(bytes), fromMessageError(topic.name))
+    yield* Effect.mapError(membership.broadcast(bytes), (e) => {
+      if (e.reason === "TooLarge") membership.topics.counted(topic.name, "refused")
+      return fromMessageError(topic.name)(e)
+    })
     membership.topics.counted(topic.name, "published")
   })
 

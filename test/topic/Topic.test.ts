@@ -133,8 +133,10 @@ describe("Topic: bad input is dropped, counted and harmless", () => {
 
   it.effect("a topic nobody declared here is counted by name; a malformed frame is counted", () =>
     sim(Effect.gen(function*() {
-      const [a, b] = yield* startCluster(2)
+      const nodes = yield* startCluster(2)
+      const [a, b] = nodes
       yield* TestClock.adjust("3 seconds")
+      const before = yield* tables(nodes)
       const other = Topic.make("metrics", Schema.Number)
       yield* settle(on(a!, Topic.send(other, "node-1", 1)))
       yield* settle(on(a!, Topic.send(other, "node-1", 2)))
@@ -145,12 +147,15 @@ describe("Topic: bad input is dropped, counted and harmless", () => {
       assert.deepStrictEqual(stats.unknown, { metrics: 2 })
       assert.strictEqual(stats.malformed, 2)
       assert.deepStrictEqual(stats.byTopic, {})
+      assert.deepStrictEqual(yield* tables(nodes), before)
     })))
 
   it.effect("an oversized value is a typed error at the sender; a receiver drops one over its limit", () =>
     sim(Effect.gen(function*() {
-      const [a, b] = yield* startCluster(2)
+      const nodes = yield* startCluster(2)
+      const [a, b] = nodes
       yield* TestClock.adjust("3 seconds")
+      const before = yield* tables(nodes)
       const tooBig = yield* Effect.flip(on(a!, Topic.publish(chat, { room: "r", text: "x".repeat(5000), at: 0 })))
       assert.deepInclude(tooBig, { _tag: "TopicError", reason: "TooLarge", topic: "chat" })
       const limited = Topic.make("chat", Chat, { maxValueBytes: 100 })
@@ -162,11 +167,15 @@ describe("Topic: bad input is dropped, counted and harmless", () => {
       yield* TestClock.adjust(100)
       assert.deepStrictEqual(got, [])
       assert.strictEqual((yield* b!.membership.stats).topics.byTopic["chat"]!.decodeErrors, 1)
+      assert.strictEqual((yield* a!.membership.stats).topics.byTopic["chat"]!.refused, 2)
+      assert.deepStrictEqual(yield* tables(nodes), before)
     })))
 
   it.effect("one name declared with two different schemas is a typed conflict", () =>
     sim(Effect.gen(function*() {
-      const [a] = yield* startCluster(1)
+      const nodes = yield* startCluster(1)
+      const [a] = nodes
+      const before = yield* tables(nodes)
       yield* on(a!, Topic.declare(chat))
       yield* on(a!, Topic.declare(Topic.make("chat", Chat))) // the same schema, declared again: fine
       const conflict = yield* Effect.flip(on(a!, Topic.subscribe(Topic.make("chat", Schema.String))))
@@ -175,6 +184,9 @@ describe("Topic: bad input is dropped, counted and harmless", () => {
       assert.deepInclude(format, { reason: "Conflict" })
       const badName = yield* Effect.flip(on(a!, Topic.declare(Topic.make("", Chat))))
       assert.deepInclude(badName, { reason: "BadName" })
+      assert.deepInclude((yield* a!.membership.stats).topics.byTopic["chat"]!, { subscribers: 0 })
+      assert.strictEqual((yield* a!.membership.stats).topics.conflicts, 2)
+      assert.deepStrictEqual(yield* tables(nodes), before)
     })))
 
   it("frames round-trip through the wire layout", () => {
