@@ -1,94 +1,117 @@
 /**
- * user-messages.ts: send your own messages through the cluster.
+ * user-messages.ts: typed messages and request/response between members.
  *
  * Run it:  ./node_modules/.bin/node examples/user-messages.ts      (about 1 s)
  *
- * Three ways to send bytes, all on the sockets the membership protocol
- * already uses (real UDP/TCP on 127.0.0.1 here):
+ * Three nodes on real UDP/TCP on 127.0.0.1, and two typed ways to talk:
  *
- *   - `broadcast(payload)`: gossiped to every member, piggybacked on protocol
- *     packets and passed on by whoever receives it, so it reaches the members
- *     its sender never talks to. Small (it must fit in one gossip packet) and
- *     best effort (nothing repairs a member that missed it), but it needs no
- *     address.
- *   - `sendBestEffort(name, payload)`: one UDP datagram to one member. Cheap,
- *     may be lost.
- *   - `sendReliable(name, payload)`: one TCP stream to one member. Delivered
- *     or a `MessageError`.
+ *   - A `Topic` declares a message by its `Schema`. `Topic.publish` gossips a
+ *     value to every member (piggybacked on protocol packets and passed on by
+ *     whoever receives it); `Topic.send` delivers one to a member by name, in
+ *     one UDP datagram when it fits and over a TCP stream otherwise.
+ *     `Topic.subscribe` streams what arrives, decoded, with the sender's name.
+ *     A value that does not decode never reaches a subscriber: it is counted.
+ *   - effect/rpc between members: `GossipRpc.layerServer(group)` serves an
+ *     `RpcGroup` on a node, `GossipRpc.client(group, "a")` calls it on member
+ *     `a` by name, over a channel on the node's TCP port. Typed success, typed
+ *     failure, and streamed responses, as effect/rpc gives them.
  *
- * Every node consumes its `messages` stream in a fiber of its own. A
- * `UserMessage` carries the bytes, the address they came from and, for a
- * broadcast, the name of the member that broadcast it (`origin`). For a
- * direct message, `from` is the address of the socket it came from: the
- * sender's member address for a datagram, but an ephemeral port for a TCP
- * message. Put the sender's name in the payload when the receiver needs it.
- *
- * Sending fails with a typed `MessageError` (`reason`: "UnknownNode",
- * "TooLarge", "Transport", "Left"); the end of the program shows two.
+ * Failures are typed: `TopicError` (`reason`: "UnknownNode", "TooLarge", …) and
+ * `GossipRpcError` (`reason`: "UnknownMember", "MemberGone", "Timeout", …).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Context, Effect, Layer, Queue, Stream } from "effect"
-import { CompactCodec, GossipConfig, Membership, UdpTcpTransport } from "../src/index.ts"
-import type { MessageError, UserMessage } from "../src/index.ts"
+import { Console, Context, Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+import { CompactCodec, GossipConfig, GossipRpc, Membership, Topic, UdpTcpTransport } from "../src/index.ts"
 
-const utf8 = new TextEncoder()
-const text = new TextDecoder()
+/** A chat line; `Topic.make` gives it a name every member agrees on. */
+const Chat = Topic.make("chat", Schema.Struct({ text: Schema.String }))
 
+/** The failure `Greet` may answer with. */
+class Unwelcome extends Schema.TaggedError<Unwelcome>()("Unwelcome", { name: Schema.String }) {}
+
+/** A request/response protocol: one plain call, one that streams its answer. */
+class Greeter extends RpcGroup.make(
+  Rpc.make("Greet", { payload: { name: Schema.String }, success: Schema.String, error: Unwelcome }),
+  Rpc.make("Countdown", { payload: { from: Schema.Int }, success: Schema.Int, stream: true })
+) {}
+
+/** What each node answers. */
+const greeterOn = (node: string) =>
+  Greeter.toLayer({
+    Greet: ({ name }) =>
+      name === "mallory" ? Effect.fail(new Unwelcome({ name })) : Effect.succeed(`${node} says hello to ${name}`),
+    Countdown: ({ from }) => Stream.range(0, from).pipe(Stream.map((i) => from - i))
+  })
+
+/** A node: the membership engine, serving `Greeter`; started in the current scope. */
 const startNode = Effect.fnUntraced(function*(name: string) {
-  const layer = Membership.layer.pipe(
+  const node = Membership.layer.pipe(
     Layer.provide(UdpTcpTransport.layerNode({ bindAddress: "127.0.0.1", bindPort: 0 })),
     Layer.provide(CompactCodec.layer),
     // retransmitMult: each node passes a broadcast on retransmitMult × ceil(log10(members + 1))
     // times; the `local` preset's 2 now and then misses a member, 4 (the `lan` value) does not.
     Layer.provide(GossipConfig.layer({ name, profile: "local", retransmitMult: 4 }))
   )
+  const layer = GossipRpc.layerServer(Greeter).pipe(Layer.provide(greeterOn(name)), Layer.provideMerge(node))
   return Context.get(yield* Layer.build(layer), Membership)
 })
-
-const describe = (to: string, m: UserMessage) =>
-  `${to} received "${text.decode(m.payload)}" from ${m.from}` +
-  (m.origin === undefined ? " (sent directly)" : ` (a broadcast by ${m.origin})`)
 
 const program = Effect.gen(function*() {
   const nodes = { a: yield* startNode("a"), b: yield* startNode("b"), c: yield* startNode("c") }
   const seed = (yield* nodes.a.localMember).address
-  for (const [name, node] of Object.entries(nodes)) {
-    yield* Console.log(`${name} is at ${(yield* node.localMember).address}`)
-  }
   yield* nodes.b.join([seed])
   yield* nodes.c.join([seed])
-  // wait until b and c know each other (gossip), so that every member can reach every other
-  for (const node of [nodes.b, nodes.c]) {
+  // wait until every node knows all three (gossip), so that every member can reach every other
+  for (const node of Object.values(nodes)) {
     yield* node.members.pipe(Stream.filter((ms) => ms.length === 3), Stream.runHead, Effect.timeout("5 seconds"))
   }
+  /** Runs `effect` as node `name`: its Membership in context. */
+  const as = (name: keyof typeof nodes) => Effect.provideService(Membership, nodes[name])
 
-  // One receiver fiber per node; each line also goes to `received` so we know when all arrived.
-  const received = yield* Queue.unbounded<string>()
-  for (const [name, node] of Object.entries(nodes)) {
-    yield* node.messages.pipe(
-      Stream.runForEach((m) => Queue.offer(received, describe(name, m))),
-      Effect.forkScoped
-    )
-  }
-  yield* Effect.yieldNow // let the receivers subscribe
+  // Subscriptions first: each is in place when `subscribe` returns.
+  const expected = { a: 1, b: 1, c: 2 }
+  const inboxes = yield* Effect.forEach(Object.entries(expected), ([name, count]) =>
+    Topic.subscribe(Chat).pipe(
+      as(name as keyof typeof nodes),
+      Effect.flatMap((deliveries) =>
+        deliveries.pipe(
+          Stream.take(count),
+          Stream.map((d) => `${name} got "${d.value.text.slice(0, 40)}" (${d.value.text.length} chars) from ${d.from}, ${d.kind}`),
+          Stream.runCollect,
+          Effect.forkScoped
+        )
+      )
+    ))
 
-  yield* Console.log("a broadcasts, b sends a datagram to c, c sends a TCP message to a")
-  yield* nodes.a.broadcast(utf8.encode("hello, everyone"))
-  yield* nodes.b.sendBestEffort("c", utf8.encode("psst, c (one UDP datagram)"))
-  yield* nodes.c.sendReliable("a", utf8.encode("a, this one came over TCP"))
+  yield* Console.log("a publishes to everyone; b sends to c; c sends 3000 chars to a (too big for one datagram)")
+  yield* Topic.publish(Chat, { text: "hello, everyone" }).pipe(as("a"))
+  yield* Topic.send(Chat, "c", { text: "psst, c" }).pipe(as("b"))
+  yield* Topic.send(Chat, "a", { text: "x".repeat(3000) }).pipe(as("c"))
+  const lines = (yield* Fiber.joinAll(inboxes).pipe(Effect.timeout("5 seconds"))).flat().sort()
+  for (const line of lines) yield* Console.log(`  ${line}`)
 
-  // b and c get the broadcast (not a, its sender), c the datagram, a the TCP message: 4 in all.
-  const lines = yield* Queue.take(received).pipe(Effect.replicateEffect(4), Effect.timeout("5 seconds"))
-  for (const line of lines.sort()) yield* Console.log(`  ${line}`)
+  // Request/response: a client for member "a", from node b.
+  const greeter = yield* GossipRpc.client(Greeter, "a").pipe(as("b"))
+  yield* Console.log(`b calls a: ${yield* greeter.Greet({ name: "b" })}`)
+  const refused = yield* Effect.flip(greeter.Greet({ name: "mallory" }))
+  yield* Console.log(`b calls a for mallory: ${refused._tag} (${refused._tag === "Unwelcome" ? refused.name : refused.message})`)
+  const countdown = yield* greeter.Countdown({ from: 3 }).pipe(Stream.runCollect)
+  yield* Console.log(`b streams a countdown from a: ${countdown.join(", ")}`)
 
-  // Failures are typed errors, here recovered with catchTag.
-  const tryIt = (what: string, send: Effect.Effect<void, MessageError>) =>
-    send.pipe(
-      Effect.andThen(Console.log(`${what}: sent`)),
-      Effect.catchTag("MessageError", (e) => Console.log(`${what}: MessageError ${e.reason}: ${e.message}`))
-    )
-  yield* tryIt("a to zed", nodes.a.sendReliable("zed", utf8.encode("anyone?")))
-  yield* tryIt("a 2 kB broadcast", nodes.a.broadcast(new Uint8Array(2048)))
+  // Failures are typed errors, recovered here with catchTag.
+  yield* Topic.send(Chat, "zed", { text: "anyone?" }).pipe(
+    as("a"),
+    Effect.catchTag("TopicError", (e) => Console.log(`a to zed: TopicError ${e.reason}`))
+  )
+  yield* Topic.publish(Chat, { text: "y".repeat(2000) }).pipe(
+    as("a"),
+    Effect.catchTag("TopicError", (e) => Console.log(`a publishes 2000 chars: TopicError ${e.reason}`))
+  )
+  yield* GossipRpc.client(Greeter, "zed").pipe(
+    as("b"),
+    Effect.catchTag("GossipRpcError", (e) => Console.log(`b calls zed: GossipRpcError ${e.reason}`))
+  )
 }).pipe(Effect.scoped)
 
 NodeRuntime.runMain(program)

@@ -58,4 +58,16 @@ export type { SerfMessage } from "./serf/Messages.ts"
 export { decodeSerfMessage, encodeLeaveIntent, leaveIntentMessage } from "./serf/Messages.ts"
 export { decodeTags, encodeTags } from "./serf/Tags.ts"
 export { relayKey, SerfRelay } from "./serf/Relay.ts"
-// effect/rpc between members: serve an RpcGroup on a node, call it on a member by name
+/** effect/rpc between members: `serve` / `layerServer` an `RpcGroup` on a node, `client` to call it on a member by name, `stats`. */
+export { GossipRpc } from "./rpc/GossipRpc.ts"
+/** A client's transport failure (unknown, gone, refused, unreachable, silent, closed, undecodable) and its reasons. */
+export { GossipRpcError, GossipRpcErrorReason } from "./rpc/GossipRpcError.ts"
+/** The client `GossipRpc.client` returns (`RpcClient` with `GossipRpcError`) and its options. */
+export type { GossipRpcClient, GossipRpcClientOptions } from "./rpc/Client.ts"
+/** Options of `GossipRpc.serve` / `GossipRpc.layerServer`: channel, connection limit, idle timeout, effect/rpc's server options. */
+export type { GossipRpcServerOptions } from "./rpc/Server.ts"
+/** The counters `GossipRpc.stats` returns (also Effect metrics `gossip_rpc_*`, labelled with the node name). */
+export type { GossipRpcStats } from "./rpc/Stats.ts"
+/** Effect Cluster's `RunnerHealth` from membership: a runner is healthy while its member is alive or suspect. */
+/** How `GossipRunnerHealth` finds the runner address a member announces. */
+/** A runner address in member metadata: `encode`, `decode`, `runnerOf`, and `select` for typed metadata. */

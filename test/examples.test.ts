@@ -99,28 +99,33 @@ describe.concurrent("examples", () => {
       includes(run, "done: a lists a (zone=1), c (zone=3)")
     }), 70_000)
 
-  it.live("user-messages.ts: a broadcast, a datagram and a TCP message arrive; errors are typed", () =>
+  it.live("user-messages.ts: topic values arrive typed; rpc answers, fails and streams; errors are typed", () =>
     Effect.gen(function*() {
       const run = yield* runExample("user-messages.ts")
       assertOk("user-messages.ts", run)
-      includes(run, /b received "hello, everyone" from 127\.0\.0\.1:\d+ \(a broadcast by a\)/)
-      includes(run, /c received "hello, everyone" from 127\.0\.0\.1:\d+ \(a broadcast by a\)/)
-      includes(run, /c received "psst, c \(one UDP datagram\)" from 127\.0\.0\.1:\d+ \(sent directly\)/)
-      includes(run, /a received "a, this one came over TCP" from 127\.0\.0\.1:\d+ \(sent directly\)/)
-      includes(run, "a to zed: MessageError UnknownNode")
-      includes(run, "a 2 kB broadcast: MessageError TooLarge")
+      includes(run, `b got "hello, everyone" (15 chars) from a, broadcast`)
+      includes(run, `c got "hello, everyone" (15 chars) from a, broadcast`)
+      includes(run, `c got "psst, c" (7 chars) from b, direct`)
+      includes(run, /a got "x{40}" \(3000 chars\) from c, direct/)
+      includes(run, "b calls a: a says hello to b")
+      includes(run, "b calls a for mallory: Unwelcome (mallory)")
+      includes(run, "b streams a countdown from a: 3, 2, 1, 0")
+      includes(run, "a to zed: TopicError UnknownNode")
+      includes(run, "a publishes 2000 chars: TopicError TooLarge")
+      includes(run, "b calls zed: GossipRpcError UnknownMember")
     }), 70_000)
 
-  it.live("kv-store.ts: every replica prints the same map", () =>
+  it.live("kv-store.ts: every replica prints the same map, the late joiner's pulled by rpc", () =>
     Effect.gen(function*() {
       const run = yield* runExample("kv-store.ts")
       assertOk("kv-store.ts", run)
-      const maps = ["n1", "n2", "n3", "n4"].map((n) => new RegExp(`^${n}: (\\{.*\\})$`, "m").exec(run.output)?.[1])
+      const maps = ["n1", "n2", "n3", "n4", "n5"].map((n) => new RegExp(`^${n}: (\\{.*\\})$`, "m").exec(run.output)?.[1])
       assert.isDefined(maps[0], run.output)
       for (const map of maps) assert.strictEqual(map, maps[0])
       // the later write and the tie-break by writer name won everywhere
       assert.match(maps[0]!, /color=blue .*owner=bob .*size=XL /)
-      includes(run, "all 4 replicas are identical")
+      includes(run, "n5 joined late and pulled 3 entries from n2 with an rpc call")
+      includes(run, "all 5 replicas are identical")
     }), 70_000)
 
   it.live("leader-election.ts: alpha leads, bravo takes over after the crash, echo after joining", () =>
@@ -131,6 +136,35 @@ describe.concurrent("examples", () => {
       includes(run, "-- all of bravo, charlie, delta follow bravo")
       includes(run, "-- all of bravo, charlie, delta, echo follow echo")
       includes(run, /delta's view: alpha\(30\) dead/)
+    }), 70_000)
+
+  it.live("cluster-entities.ts: a failed runner's shards move to the survivors; gossip sees a freeze as fast as a crash", () =>
+    Effect.gen(function*() {
+      const run = yield* runExample("cluster-entities.ts")
+      assertOk("cluster-entities.ts", run)
+      assert.isBelow(run.millis, 30_000, "the example should end within 30 s")
+      const kinds = ["gossip/crash", "gossip/freeze", "ping/crash", "ping/freeze"]
+      for (const kind of kinds) includes(run, new RegExp(`^\\[.*\\] ${kind}\\s+counter-1=1@[abc] .*counter-12=1@[abc] `, "m"))
+      const crashed = /crashing gossip-crash-([abc]) and ping-crash-([abc]): their ports now refuse connections/.exec(run.output)
+      const frozen = /freezing gossip-freeze-([abc]) and ping-freeze-([abc]): their connections stay open/.exec(run.output)
+      assert.isNotNull(crashed, run.output)
+      assert.isNotNull(frozen, run.output)
+      // The shards moved, and the failed runner's counters answer from a survivor, from 1 again.
+      const victims: Record<string, string> = { "gossip/crash": crashed![1]!, "gossip/freeze": frozen![1]!, "ping/crash": crashed![2]! }
+      for (const [kind, victim] of Object.entries(victims)) {
+        const moved = new RegExp(`${kind}: \\d+ shards moved to the survivors [\\d.]+ s after the failure; (.*)$`, "m").exec(run.output)
+        assert.isNotNull(moved, `${kind} moved:\n${run.output}`)
+        assert.match(moved![1]!, /^(counter-\d+=1@[abc] ?)+$/)
+        assert.notInclude(moved![1]!, `@${victim}`, `${kind}: no counter answers from the failed runner`)
+      }
+      // The table: gossip within its detection bound for both failures (a probe round, the
+      // confirmation's round, the 3 s suspicion and 1 s of sharding intervals, plus slack);
+      // layerPing fast on refused pings, not within the example's wait on unanswered ones.
+      const gossip = /GossipRunnerHealth .*\)\s+([\d.]+) s\s+([\d.]+) s/.exec(run.output)
+      const ping = /RunnerHealth\.layerPing .*\)\s+([\d.]+) s\s+> 12 s/.exec(run.output)
+      assert.isNotNull(gossip, run.output)
+      assert.isNotNull(ping, run.output)
+      for (const cell of [gossip![1]!, gossip![2]!]) assert.isAtMost(Number(cell), 10)
     }), 70_000)
 
   it.live("simulation.ts: converges, splits, heals, and two runs print the same thing", () =>
