@@ -59,6 +59,7 @@ export interface GossipConfigInput {
   readonly dynamicSuspicion?: boolean
 }
 
+/** Which memberlist preset to start from: `lan` (default), `wan` or `local`. */
 export type Profile = "lan" | "wan" | "local"
 
 /** The validated configuration the engine runs on; durations are milliseconds. */

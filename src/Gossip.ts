@@ -43,6 +43,7 @@ export interface GossipOptions extends GossipConfigInput {
  */
 export class ClusterKeyring extends Context.Service<ClusterKeyring, Keyring | undefined>()("effect-gossip/ClusterKeyring") {}
 
+/** What building `Gossip.layer` can fail with. */
 export type GossipError = GossipConfigError | TransportError | KeyringError | CodecConfigError
 
 const DEFAULT_PORT = 7946
@@ -110,6 +111,7 @@ const options: Config.Config<GossipOptions> = Config.all({
   }))
 )
 
+/** The ready-made node layers for Node: `layer(options)`, the `options` `GossipLive` reads, and `joining(seeds)`. */
 export const Gossip = {
   /** The engine on UDP/TCP with the memberlist wire codec (or `compact`), configured in code. */
   layer,

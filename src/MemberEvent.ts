@@ -55,6 +55,7 @@ export interface MemberRefused {
   readonly reason: string
 }
 
+/** Everything that happens to members, as published on `Membership.events`. */
 export type MemberEvent =
   | MemberJoined
   | MemberUpdated

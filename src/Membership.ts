@@ -23,6 +23,7 @@ import { Transport } from "./transport/Transport.ts"
 
 export type { NodeStats, UserMessage }
 
+/** What the `Membership` service offers. */
 export interface MembershipShape {
   /** The member table, self included: the current value first, then the table after each change. */
   readonly members: Stream.Stream<ReadonlyArray<Member>>

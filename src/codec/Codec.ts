@@ -41,16 +41,19 @@ export type StreamRead =
   | { readonly _tag: "NeedMore" }
   | { readonly _tag: "Failed"; readonly error: DecodeError }
 
+/** How one datagram is assembled. */
 export interface PacketOptions {
   /** Add an integrity checksum (memberlist: CRC32, only for peers speaking protocol ≥ 5). */
   readonly checksum: boolean
 }
 
+/** Which end of a stream encodes or decodes. */
 export interface StreamOptions {
   /** True on the side that opened the stream (it alone writes a label header, if any). */
   readonly initiator: boolean
 }
 
+/** What a codec does: protocol messages to datagrams and stream messages, and back. */
 export interface CodecShape {
   /** Short name for logs and metrics. */
   readonly name: string

@@ -76,6 +76,7 @@ export interface MemberMetadata<A> extends Context.Service<MemberMetadataId<A>, 
   update(value: A): Effect.Effect<void, MetadataEncodeError | MetadataTooLargeError | BroadcastTimeoutError, MemberMetadataId<A>>
 }
 
+/** How `MemberMetadata.make` writes values. */
 export interface MemberMetadataOptions {
   /** `json` (default), `msgpack`, or `serf-tags` (for schemas that encode to a map of strings). */
   readonly format?: MetadataFormat

@@ -47,6 +47,7 @@ export interface Delivery<A> {
   readonly value: A
 }
 
+/** How `Topic.make` writes values and bounds what it holds. */
 export interface TopicOptions {
   /** `json` (default; readable by any language) or `msgpack` (the same data, smaller). */
   readonly format?: ValueFormat

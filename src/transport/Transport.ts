@@ -20,6 +20,7 @@ export const TransportReason = Schema.Literals([
 ])
 export type TransportReason = typeof TransportReason.Type
 
+/** A transport operation failed; `reason` says how, `address` where. */
 export class TransportError extends Schema.TaggedError<TransportError>()("TransportError", {
   reason: TransportReason,
   address: Schema.String,
@@ -44,6 +45,7 @@ export interface StreamConnection {
   readonly close: Effect.Effect<void>
 }
 
+/** What a transport offers the engine: datagrams, streams and name resolution. */
 export interface TransportShape {
   /** The address and port other nodes use to reach this node. */
   readonly advertise: { readonly addr: Uint8Array; readonly port: number }
