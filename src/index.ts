@@ -69,5 +69,8 @@ export type { GossipRpcServerOptions } from "./rpc/Server.ts"
 /** The counters `GossipRpc.stats` returns (also Effect metrics `gossip_rpc_*`, labelled with the node name). */
 export type { GossipRpcStats } from "./rpc/Stats.ts"
 /** Effect Cluster's `RunnerHealth` from membership: a runner is healthy while its member is alive or suspect. */
+export { GossipRunnerHealth } from "./cluster/GossipRunnerHealth.ts"
 /** How `GossipRunnerHealth` finds the runner address a member announces. */
+export type { RunnerOf } from "./cluster/RunnerLiveness.ts"
 /** A runner address in member metadata: `encode`, `decode`, `runnerOf`, and `select` for typed metadata. */
+export { RunnerMetadata } from "./cluster/RunnerMetadata.ts"
