@@ -2,7 +2,7 @@
  * The `Membership` service: who is in the cluster, as a stream; what happens to
  * them, as typed events; and the operations a node performs on the cluster.
  */
-import { Context, Effect, Layer, PubSub, Result, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Result, Stream, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import type { Channel } from "./channel/Channel.ts"
 import { ChannelError, openChannel as openChannelOn } from "./channel/Channel.ts"
@@ -261,8 +261,8 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
       return Membership.of({
         members: SubscriptionRef.changes(node.members),
         currentMembers: SubscriptionRef.get(node.members),
-        events: Stream.fromPubSub(node.events),
-        subscribeEvents: Effect.map(PubSub.subscribe(node.events), Stream.fromSubscription),
+        events: node.events.stream,
+        subscribeEvents: Effect.map(node.events.subscribe(), (s) => s.stream),
         localMember: node.call((c) => c.local),
         numMembers: node.call((c) => c.numMembers),
         healthScore: node.call((c) => c.awareness.score),
@@ -274,9 +274,9 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         sendBestEffort,
         sendReliable,
         send,
-        refusals: Stream.fromPubSub(node.refusals),
-        messages: Stream.fromPubSub(node.messages),
-        subscribeMessages: Effect.map(PubSub.subscribe(node.messages), Stream.fromSubscription),
+        refusals: node.refusals.stream,
+        messages: node.messages.stream,
+        subscribeMessages: Effect.map(node.messages.subscribe(), (s) => s.stream),
         openChannel,
         serveChannel,
         config,

@@ -4,7 +4,7 @@
  * stream exchanges, events) is carried out here. Every fiber lives in the scope
  * the node is built in, so closing it stops the node completely.
  */
-import { Cause, Clock, Deferred, Effect, Exit, FiberMap, FiberSet, PubSub, Queue, Random, SubscriptionRef } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberMap, FiberSet, Queue, Random, SubscriptionRef } from "effect"
 import type { Scope } from "effect"
 import { boundForChannel } from "../channel/Channel.ts"
 import { decodeHello, isHello } from "../channel/Hello.ts"
@@ -20,6 +20,7 @@ import { NodeCore } from "../protocol/Node.ts"
 import type { Output } from "../protocol/Outputs.ts"
 import { TransportError } from "../transport/Transport.ts"
 import type { StreamConnection, TransportShape } from "../transport/Transport.ts"
+import { Fanout } from "./Fanout.ts"
 import { reportMetrics } from "./Metrics.ts"
 import { readStreamMessage, StreamReader } from "./StreamIO.ts"
 
@@ -46,6 +47,12 @@ export interface NodeStats {
   readonly decodeErrors: number
   readonly streamErrors: number
   readonly internalErrors: number
+  /** Inbound messages dropped because `handoffQueueDepth` of their kind were waiting for the actor. */
+  readonly handoffDropped: number
+  /** Events lost by subscribers that fell behind (each subscriber's loss counts). */
+  readonly eventsDropped: number
+  /** Application messages lost by subscribers that fell behind (each subscriber's loss counts). */
+  readonly messagesDropped: number
   /** Inbound channels served. */
   readonly channelsAccepted: number
   /** Inbound channel hellos refused: unknown name, connection limit, malformed. */
@@ -60,6 +67,16 @@ export interface NodeStats {
   readonly incompatible: number
 }
 
+/** Deliveries one event or message subscriber may hold before it loses some. */
+export const SUBSCRIBER_CAPACITY = 1024
+const REFUSAL_CAPACITY = 256
+/** Mailbox room for timers, call results and calls, beyond the packets' allowance. */
+const CONTROL_CAPACITY = 4096
+
+/** Probes and their answers: small, time-critical, and allowed their own share of the mailbox. */
+const isProbeTraffic = (m: PacketMessage): boolean =>
+  m._tag === "Ping" || m._tag === "IndirectPing" || m._tag === "Ack" || m._tag === "Nack"
+
 type Input =
   | { readonly _tag: "Packet"; readonly from: string; readonly message: PacketMessage }
   | { readonly _tag: "Timer"; readonly key: string; readonly generation: number }
@@ -69,9 +86,9 @@ type Input =
 export interface NodeHandle {
   readonly core: NodeCore
   readonly members: SubscriptionRef.SubscriptionRef<ReadonlyArray<Member>>
-  readonly events: PubSub.PubSub<MemberEvent>
-  readonly messages: PubSub.PubSub<UserMessage>
-  readonly refusals: PubSub.PubSub<MemberRefused>
+  readonly events: Fanout<MemberEvent>
+  readonly messages: Fanout<UserMessage>
+  readonly refusals: Fanout<MemberRefused>
   /** The channels this node serves. */
   readonly channels: ChannelRegistry
   /** Runs `f` inside the actor, between two inputs, and returns its result. */
@@ -109,14 +126,20 @@ export const makeNode = (
       random: () => random.nextDoubleUnsafe()
     }, start)
 
-    const mailbox = yield* Queue.unbounded<Input>()
+    // Packets are admitted up to `handoffQueueDepth` waiting (see the receiver); the rest of the
+    // room is for timers, call results and calls, whose producers wait when it is full.
+    const mailbox = yield* Queue.bounded<Input>(2 * config.handoffQueueDepth + CONTROL_CAPACITY)
     const timers = yield* FiberMap.make<string>()
     const background = yield* FiberSet.make()
     const members = yield* SubscriptionRef.make<ReadonlyArray<Member>>(core.members())
-    const events = yield* PubSub.unbounded<MemberEvent>()
-    const messages = yield* PubSub.unbounded<UserMessage>()
-    // Refusals are rare and informational: a slow reader loses the oldest.
-    const refusals = yield* PubSub.sliding<MemberRefused>(256)
+    // A subscriber that falls behind loses the oldest events (the newest say how things are now)
+    // and the newest messages (as memberlist's handoff queue does); each loss is counted.
+    const events = new Fanout<MemberEvent>(SUBSCRIBER_CAPACITY, "sliding")
+    const messages = new Fanout<UserMessage>(SUBSCRIBER_CAPACITY, "dropping")
+    const refusals = new Fanout<MemberRefused>(REFUSAL_CAPACITY, "sliding")
+    // Packet inputs waiting in the mailbox, by kind: at most `handoffQueueDepth` of each.
+    let pendingProbes = 0
+    let pendingGossip = 0
     const waiters = new Map<number, Deferred.Deferred<void>>()
     const done = new Set<number>()
     const timerGeneration = new Map<string, number>()
@@ -130,6 +153,7 @@ export const makeNode = (
       decodeErrors: 0,
       streamErrors: 0,
       internalErrors: 0,
+      handoffDropped: 0,
       channelsAccepted: 0,
       channelsRefused: 0
     }
@@ -139,8 +163,13 @@ export const makeNode = (
     const deliver = (message: UserMessage): Effect.Effect<void> =>
       options.intercept !== undefined && options.intercept(message)
         ? Effect.void
-        : Effect.asVoid(PubSub.publish(messages, message))
-    const stats = (): NodeStats => ({ ...counters, ...core.stats })
+        : Effect.sync(() => messages.publish(message))
+    const stats = (): NodeStats => ({
+      ...counters,
+      ...core.stats,
+      eventsDropped: events.dropped,
+      messagesDropped: messages.dropped
+    })
 
     const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>
       Effect.flatMap(Deferred.make<A>(), (deferred) =>
@@ -342,10 +371,10 @@ export const makeNode = (
             )
           ))
         case "Publish":
-          return Effect.asVoid(PubSub.publish(events, o.event))
+          return Effect.sync(() => events.publish(o.event))
         case "Refuse":
           return Effect.logWarning("member refused", o.refusal.name, o.refusal.reason).pipe(
-            Effect.andThen(PubSub.publish(refusals, o.refusal)),
+            Effect.andThen(Effect.sync(() => refusals.publish(o.refusal))),
             Effect.asVoid
           )
         case "BroadcastDone": {
@@ -364,6 +393,8 @@ export const makeNode = (
     const handle = (input: Input, now: number): void => {
       switch (input._tag) {
         case "Packet":
+          if (isProbeTraffic(input.message)) pendingProbes--
+          else pendingGossip--
           return core.handlePacket(input.from, input.message, now)
         case "Timer":
           // A timer that fired after being re-armed or cancelled is stale.
@@ -411,7 +442,18 @@ export const makeNode = (
           counters.packetsReceived++
           counters.bytesReceived += packet.bytes.length
           const decoded = codec.decodePacket(packet.bytes)
-          for (const message of decoded.messages) inputs.push({ _tag: "Packet", from: packet.from, message })
+          for (const message of decoded.messages) {
+            // memberlist's handoff queue: what the actor has not caught up with beyond the depth
+            // is dropped (probe traffic and gossip each have their own allowance).
+            const probe = isProbeTraffic(message)
+            if ((probe ? pendingProbes : pendingGossip) >= config.handoffQueueDepth) {
+              counters.handoffDropped++
+              continue
+            }
+            if (probe) pendingProbes++
+            else pendingGossip++
+            inputs.push({ _tag: "Packet", from: packet.from, message })
+          }
           if (decoded.errors.length > 0) {
             counters.decodeErrors += decoded.errors.length
             yield* Effect.logDebug("dropped undecodable packet", packet.from, decoded.errors[0]!.reason)

@@ -12,6 +12,7 @@ import { makeValueCodec } from "../codec/ValueCodec.ts"
 import type { UserMessage } from "../runtime/NodeActor.ts"
 import type { Delivery, Topic } from "./Declaration.ts"
 import { checkName, TopicError } from "./Declaration.ts"
+import { Fanout } from "../runtime/Fanout.ts"
 import { decodeFrame, encodeFrame, isFrame, nameBytes } from "./Frame.ts"
 
 /** Counters of one topic on one node. */
@@ -50,13 +51,9 @@ export interface TopicsStats {
 
 type Counter = "published" | "sent" | "received" | "delivered" | "decodeErrors" | "dropped" | "refused"
 
-interface Subscriber {
-  readonly queue: Queue.Queue<Delivery<unknown>>
-}
-
 interface Declared {
   readonly topic: Topic<unknown>
-  readonly subscribers: Set<Subscriber>
+  readonly subscribers: Fanout<Delivery<unknown>>
   readonly counts: Record<Counter, number>
 }
 
@@ -103,7 +100,11 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
       if (bad !== undefined) return bad
       const existing = declared.get(topic.name)
       if (existing === undefined) {
-        const entry: Declared = { topic: topic as Topic<unknown>, subscribers: new Set(), counts: zero() }
+        const entry: Declared = {
+          topic: topic as Topic<unknown>,
+          subscribers: new Fanout(topic.bufferSize, "dropping"),
+          counts: zero()
+        }
         declared.set(topic.name, entry)
         return entry
       }
@@ -156,16 +157,9 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
       Effect.gen(function*() {
         const entry = declareNow(topic)
         if (entry instanceof TopicError) return yield* entry
-        const queue = yield* Queue.dropping<Delivery<unknown>>(topic.bufferSize)
-        const subscriber: Subscriber = { queue }
-        entry.subscribers.add(subscriber)
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            entry.subscribers.delete(subscriber)
-            Queue.shutdownUnsafe(queue)
-          })
-        )
-        return Stream.fromQueue(queue) as Stream.Stream<Delivery<A>>
+        // Each subscription holds `bufferSize` of its own topic's declaration.
+        const subscription = yield* entry.subscribers.subscribe(topic.bufferSize)
+        return subscription.stream as Stream.Stream<Delivery<A>>
       })
 
     const intercept = (message: UserMessage): boolean => {
@@ -210,10 +204,9 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
         kind: message.origin === undefined ? "direct" : "broadcast",
         value: decoded.value
       }
-      for (const s of entry.subscribers) {
-        if (Queue.offerUnsafe(s.queue, delivery)) entry.counts.delivered++
-        else entry.counts.dropped++
-      }
+      const lost = entry.subscribers.publish(delivery)
+      entry.counts.delivered += entry.subscribers.size - lost
+      entry.counts.dropped += lost
       return Effect.void
     }
 
