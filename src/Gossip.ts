@@ -19,9 +19,12 @@ import { UdpTcpTransport } from "./transport/UdpTcpTransport.ts"
 
 /** Everything `Gossip.layer` needs: the engine's configuration plus network and security settings. */
 export interface GossipOptions extends GossipConfigInput {
-  /** `ip:port` to bind UDP and TCP on (port 0: let the OS choose). Default `0.0.0.0:7946`. */
+  /**
+   * `ip:port` to bind UDP and TCP on (port 0: let the OS choose). Default `0.0.0.0:7946`, which
+   * advertises the machine's first private IPv4 (as memberlist does) or fails without one.
+   */
   readonly bind?: string
-  /** `ip:port` other nodes should use, when it differs from the bound one (NAT, containers). */
+  /** `ip:port` other nodes should use, when it differs from the bound one (NAT, containers, no private IPv4). */
   readonly advertise?: string
   /** AES keys (16, 24 or 32 bytes) in standard base64, as serf takes them; the first one encrypts. */
   readonly encryptionKeys?: ReadonlyArray<string>
