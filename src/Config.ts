@@ -3,7 +3,9 @@
  * checked once when the layer is built so that a bad value is a typed error,
  * never a misbehaving cluster.
  */
-import { Context, Duration, Effect, Layer, Option, Random, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Random, Schema } from "effect"
+import type { ConfigProblem, TunableName } from "./ConfigSchema.ts"
+import { checkFields, durationFields, GossipConfigInputSchema, tunables } from "./ConfigSchema.ts"
 import type { Application, CompatibilityRule } from "./protocol/Application.ts"
 import { encodeApplication, sameMajorVersion } from "./protocol/Application.ts"
 
@@ -160,73 +162,64 @@ export const presets: Readonly<Record<Profile, Preset>> = {
   }
 }
 
-/** A configuration value is out of range; `field` names it. */
+/**
+ * A configuration is unusable. `problems` lists every one (an unknown option, a value out of
+ * range, two values that contradict each other), each with its field; `field` and `message`
+ * name the first and describe them all.
+ */
 export class GossipConfigError extends Schema.TaggedError<GossipConfigError>()("GossipConfigError", {
   field: Schema.String,
-  message: Schema.String
-}) {}
+  message: Schema.String,
+  problems: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String }))
+}) {
+  /** The error for `problems` (at least one). */
+  static of(problems: ReadonlyArray<ConfigProblem>): GossipConfigError {
+    return new GossipConfigError({
+      field: problems[0]!.field,
+      message: problems.map((p) => `${p.field}: ${p.message}`).join("; "),
+      problems
+    })
+  }
+}
 
-const durationFields = [
-  "probeInterval",
-  "probeTimeout",
-  "gossipInterval",
-  "gossipToTheDeadTime",
-  "pushPullInterval",
-  "tcpTimeout",
-  "deadNodeReclaimTime",
-  "reconnectInterval",
-  "reconnectTimeout",
-  "leaveTimeout",
-  "updateTimeout"
-] as const
+/** Checks that need several values at once, on the resolved configuration. */
+const crossChecks = (v: GossipConfigValues): Array<ConfigProblem> => {
+  const problems: Array<ConfigProblem> = []
+  const positive = ["probeInterval", "probeTimeout", "gossipInterval", "tcpTimeout"] as const
+  for (const field of positive) if (!(v[field] > 0)) problems.push({ field, message: `must be positive (got ${v[field]})` })
+  if (v.probeTimeout > v.probeInterval) {
+    problems.push({ field: "probeTimeout", message: `must be at most probeInterval (${v.probeTimeout} > ${v.probeInterval})` })
+  }
+  if (v.delegateProtocolVersion < v.delegateProtocolMin || v.delegateProtocolVersion > v.delegateProtocolMax) {
+    problems.push({
+      field: "delegateProtocolVersion",
+      message: `must lie within [delegateProtocolMin, delegateProtocolMax] (got ${v.delegateProtocolVersion} outside [${v.delegateProtocolMin}, ${v.delegateProtocolMax}])`
+    })
+  }
+  const header = v.application === undefined ? new Uint8Array(0) : encodeApplication(v.application)
+  if (header === undefined) {
+    problems.push({ field: "application", message: "name and version must each be at most 255 bytes of UTF-8" })
+  } else if (header.length + v.meta.length > v.metaMaxSize) {
+    problems.push({
+      field: "meta",
+      message: `${v.meta.length} bytes${header.length > 0 ? ` plus a ${header.length}-byte application header` : ""} exceed metaMaxSize ${v.metaMaxSize}`
+    })
+  }
+  return problems
+}
 
-type Check = readonly [field: keyof Preset, ok: (v: GossipConfigValues) => boolean, message: string]
-
-const positiveInt = (field: keyof Preset, min = 1, max = Number.MAX_SAFE_INTEGER): Check => [
-  field,
-  (v) => Number.isInteger(v[field]) && (v[field] as number) >= min && (v[field] as number) <= max,
-  `must be a whole number in [${min}, ${max === Number.MAX_SAFE_INTEGER ? "∞" : max}]`
-]
-
-const checks: ReadonlyArray<Check> = [
-  ["probeInterval", (v) => v.probeInterval > 0, "must be positive"],
-  ["probeTimeout", (v) => v.probeTimeout > 0 && v.probeTimeout <= v.probeInterval, "must be positive and at most probeInterval"],
-  ["gossipInterval", (v) => v.gossipInterval > 0, "must be positive"],
-  ["pushPullInterval", (v) => v.pushPullInterval >= 0, "must not be negative (0 disables periodic push/pull)"],
-  ["tcpTimeout", (v) => v.tcpTimeout > 0, "must be positive"],
-  ["gossipToTheDeadTime", (v) => v.gossipToTheDeadTime >= 0, "must not be negative"],
-  ["deadNodeReclaimTime", (v) => v.deadNodeReclaimTime >= 0, "must not be negative"],
-  ["reconnectInterval", (v) => v.reconnectInterval >= 0, "must not be negative (0 disables reconnection)"],
-  ["reconnectTimeout", (v) => v.reconnectTimeout >= 0, "must not be negative"],
-  ["leaveTimeout", (v) => v.leaveTimeout >= 0, "must not be negative"],
-  ["updateTimeout", (v) => v.updateTimeout >= 0, "must not be negative"],
-  positiveInt("indirectChecks", 0, 64),
-  positiveInt("retransmitMult", 1, 64),
-  positiveInt("suspicionMult", 1, 64),
-  positiveInt("suspicionMaxTimeoutMult", 1, 64),
-  positiveInt("awarenessMaxMultiplier", 1, 64),
-  positiveInt("gossipNodes", 0, 1024),
-  positiveInt("udpBufferSize", 256, 65_000),
-  positiveInt("metaMaxSize", 0, 512),
-  positiveInt("handoffQueueDepth", 1),
-  positiveInt("protocolVersion", 1, 5),
-  positiveInt("delegateProtocolMin", 0, 255),
-  positiveInt("delegateProtocolMax", 0, 255),
-  positiveInt("delegateProtocolVersion", 0, 255),
-  [
-    "delegateProtocolVersion",
-    (v) => v.delegateProtocolMin <= v.delegateProtocolVersion && v.delegateProtocolVersion <= v.delegateProtocolMax,
-    "must lie within [delegateProtocolMin, delegateProtocolMax]"
-  ]
-]
-
-const notTunables = new Set(["name", "meta", "profile", "application", "compatible"])
-
-/** Resolves a preset plus overrides into validated values, or the first offending field. */
+/**
+ * Resolves a preset plus overrides into validated values. Unknown options are refused by
+ * name, and every problem is reported at once in one `GossipConfigError`.
+ */
 export const resolveConfig = (input: GossipConfigInput): Effect.Effect<GossipConfigValues, GossipConfigError> =>
-  input.name === undefined
-    ? Effect.flatMap(generatedName, (name) => resolveNamed({ ...input, name }))
-    : resolveNamed(input as GossipConfigInput & { readonly name: string })
+  Effect.suspend(() => {
+    const problems = checkFields(GossipConfigInputSchema, input)
+    if (problems.length > 0) return Effect.fail(GossipConfigError.of(problems))
+    return input.name === undefined
+      ? Effect.flatMap(generatedName, (name) => resolveNamed({ ...input, name }))
+      : resolveNamed(input as GossipConfigInput & { readonly name: string })
+  })
 
 /** `node-` and 12 hex digits from the `Random` in context (seeded in tests, so repeatable there). */
 export const generatedName: Effect.Effect<string> = Effect.map(
@@ -234,27 +227,18 @@ export const generatedName: Effect.Effect<string> = Effect.map(
   ([a, b]) => `node-${a.toString(16).padStart(6, "0")}${b.toString(16).padStart(6, "0")}`
 )
 
+const millis = (input: Duration.Input): number =>
+  typeof input === "number" ? input : Duration.toMillis(Duration.fromInputUnsafe(input))
+
 const resolveNamed = (input: GossipConfigInput & { readonly name: string }): Effect.Effect<GossipConfigValues, GossipConfigError> =>
   Effect.suspend(() => {
     const profile = input.profile ?? "lan"
-    if (!(profile in presets)) {
-      return Effect.fail(new GossipConfigError({ field: "profile", message: `unknown profile "${profile}"` }))
-    }
-    if (typeof input.name !== "string" || input.name.length === 0 || input.name.length > 255) {
-      return Effect.fail(new GossipConfigError({ field: "name", message: "must be 1 to 255 characters" }))
-    }
     const merged: Record<string, unknown> = { ...presets[profile] }
-    for (const [key, value] of Object.entries(input)) {
-      if (value !== undefined && !notTunables.has(key)) merged[key] = value
+    for (const key of Object.keys(tunables) as Array<TunableName>) {
+      const value = input[key]
+      if (value !== undefined) merged[key] = value
     }
-    for (const field of durationFields) {
-      const raw = merged[field] as Duration.Input
-      const decoded = typeof raw === "number" ? Option.some(raw) : Option.map(Duration.fromInput(raw), Duration.toMillis)
-      if (Option.isNone(decoded) || !Number.isFinite(decoded.value)) {
-        return Effect.fail(new GossipConfigError({ field, message: `not a finite duration: ${String(raw)}` }))
-      }
-      merged[field] = decoded.value
-    }
+    for (const field of durationFields) merged[field] = millis(merged[field] as Duration.Input)
     const values = {
       ...merged,
       name: input.name,
@@ -263,26 +247,8 @@ const resolveNamed = (input: GossipConfigInput & { readonly name: string }): Eff
       application: input.application,
       compatible: input.compatible ?? sameMajorVersion
     } as GossipConfigValues
-    for (const [field, ok, message] of checks) {
-      if (!ok(values)) {
-        return Effect.fail(new GossipConfigError({ field, message: `${message} (got ${String(values[field])})` }))
-      }
-    }
-    const header = values.application === undefined ? new Uint8Array(0) : encodeApplication(values.application)
-    if (header === undefined || (values.application !== undefined && values.application.name === "")) {
-      return Effect.fail(
-        new GossipConfigError({ field: "application", message: "name must be 1 to 255 bytes and version at most 255 bytes" })
-      )
-    }
-    if (header.length + values.meta.length > values.metaMaxSize) {
-      return Effect.fail(
-        new GossipConfigError({
-          field: "meta",
-          message: `${values.meta.length} bytes${header.length > 0 ? ` plus a ${header.length}-byte application header` : ""} exceeds metaMaxSize ${values.metaMaxSize}`
-        })
-      )
-    }
-    return Effect.succeed(values)
+    const problems = crossChecks(values)
+    return problems.length > 0 ? Effect.fail(GossipConfigError.of(problems)) : Effect.succeed(values)
   })
 
 /** The node's configuration as a service. */

@@ -3,14 +3,17 @@
  * the memberlist wire codec, configured in code (`Gossip.layer`) or from the
  * environment (`GossipLive`).
  */
-import { Config, Context, Effect, Layer, Option } from "effect"
-import { hostname } from "node:os"
+import type { Config } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { splitHostPort } from "./Address.ts"
 import type { CodecConfigError } from "./codec/MemberlistCodec.ts"
 import { MemberlistCodec } from "./codec/MemberlistCodec.ts"
 import { CompactCodec } from "./codec/CompactCodec.ts"
-import type { GossipConfigInput, Profile } from "./Config.ts"
+import type { GossipConfigInput } from "./Config.ts"
 import { GossipConfig, GossipConfigError } from "./Config.ts"
+import type { ConfigProblem } from "./ConfigSchema.ts"
+import { checkFields, GossipOptionsSchema, networkFields } from "./ConfigSchema.ts"
+import { options } from "./GossipEnv.ts"
 import { Membership } from "./Membership.ts"
 import type { KeyringError } from "./security/Keyring.ts"
 import { Keyring } from "./security/Keyring.ts"
@@ -51,21 +54,29 @@ export type GossipError = GossipConfigError | TransportError | KeyringError | Co
 
 const DEFAULT_PORT = 7946
 
-const parseEndpoint = (field: string, text: string) => {
+/** `host:port` (port optional), or the problem with it. */
+const parseEndpoint = (field: string, text: string): { readonly host: string; readonly port: number } | ConfigProblem => {
   const { host, port } = splitHostPort(text)
   if (host === "" || (text.includes(":") && port === undefined && !text.includes("::"))) {
-    return Effect.fail(new GossipConfigError({ field, message: `expected ip:port, got "${text}"` }))
+    return { field, message: `expected ip:port, got "${text}"` }
   }
-  return Effect.succeed({ host, port: port ?? DEFAULT_PORT })
+  return { host, port: port ?? DEFAULT_PORT }
 }
+
+const networkKeys = new Set(Object.keys(networkFields))
 
 /** The engine on UDP/TCP with the chosen codec, as one layer. */
 const layer = (options: GossipOptions): Layer.Layer<Membership | ClusterKeyring | UdpTcpTransport, GossipError> =>
   Layer.unwrap(Effect.gen(function*() {
-    const bind = yield* parseEndpoint("bind", options.bind ?? `0.0.0.0:${DEFAULT_PORT}`)
-    const advertise = options.advertise === undefined
-      ? undefined
-      : yield* parseEndpoint("advertise", options.advertise)
+    // Every problem at once: unknown options, bad values, unusable addresses.
+    const problems = [...checkFields(GossipOptionsSchema, options)]
+    const bind = parseEndpoint("bind", typeof options.bind === "string" ? options.bind : `0.0.0.0:${DEFAULT_PORT}`)
+    const advertise = typeof options.advertise === "string" ? parseEndpoint("advertise", options.advertise) : undefined
+    for (const parsed of [bind, advertise]) if (parsed !== undefined && "message" in parsed) problems.push(parsed)
+    if (problems.length > 0 || "message" in bind || (advertise !== undefined && "message" in advertise)) {
+      return yield* GossipConfigError.of(problems)
+    }
+    const config = Object.fromEntries(Object.entries(options).filter(([k]) => !networkKeys.has(k))) as GossipConfigInput
     const keys = options.encryptionKeys ?? []
     const keyring = keys.length === 0 ? undefined : yield* Keyring.fromBase64(keys)
     const transport = UdpTcpTransport.layerNode({
@@ -86,39 +97,16 @@ const layer = (options: GossipOptions): Layer.Layer<Membership | ClusterKeyring 
     return Membership.layer.pipe(
       Layer.provideMerge(transport),
       Layer.provide(codec),
-      Layer.provide(GossipConfig.layer(options)),
+      Layer.provide(GossipConfig.layer(config)),
       Layer.merge(Layer.succeed(ClusterKeyring, keyring))
     )
   }))
-
-/** `GossipOptions` from environment variables (`GOSSIP_NAME`, `GOSSIP_BIND`, …). */
-const options: Config.Config<GossipOptions> = Config.all({
-  name: Config.String("NAME").pipe(Config.withDefault(hostname())),
-  bind: Config.String("BIND").pipe(Config.withDefault(`0.0.0.0:${DEFAULT_PORT}`)),
-  advertise: Config.String("ADVERTISE").pipe(Config.option),
-  profile: Config.Literals(["lan", "wan", "local"], "PROFILE").pipe(Config.withDefault<Profile>("lan")),
-  encryptionKeys: Config.String("ENCRYPT").pipe(Config.option),
-  label: Config.String("LABEL").pipe(Config.option)
-}).pipe(
-  Config.nested("GOSSIP"),
-  Config.map((c) => ({
-    name: c.name,
-    bind: c.bind,
-    profile: c.profile,
-    ...Option.match(c.advertise, { onNone: () => ({}), onSome: (advertise) => ({ advertise }) }),
-    ...Option.match(c.encryptionKeys, {
-      onNone: () => ({}),
-      onSome: (keys) => ({ encryptionKeys: keys.split(",").map((k) => k.trim()).filter((k) => k !== "") })
-    }),
-    ...Option.match(c.label, { onNone: () => ({}), onSome: (label) => ({ label }) })
-  }))
-)
 
 /** The ready-made node layers for Node: `layer(options)`, the `options` `GossipLive` reads, and `joining(seeds)`. */
 export const Gossip = {
   /** The engine on UDP/TCP with the memberlist wire codec (or `compact`), configured in code. */
   layer,
-  /** The options `GossipLive` reads: `GOSSIP_NAME`, `GOSSIP_BIND`, `GOSSIP_ADVERTISE`, `GOSSIP_PROFILE`, `GOSSIP_ENCRYPT` (comma-separated base64 keys), `GOSSIP_LABEL`. */
+  /** The options `GossipLive` reads: every option as `GOSSIP_<NAME IN CAPITALS>`, the keys as a redacted value (see `GossipEnv`). */
   options,
   /** Joins `seeds` once the node is up; the layer fails with `JoinError` when none answers. */
   joining: (seeds: ReadonlyArray<string>) =>

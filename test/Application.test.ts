@@ -137,6 +137,6 @@ describe("node names", () => {
   it.effect("an unusable application is a configuration error", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(resolveConfig({ name: "x", application: { name: "", version: "1" } }))
-      assert.deepInclude(error, { _tag: "GossipConfigError", field: "application" })
+      assert.deepInclude(error, { _tag: "GossipConfigError", field: "application.name" })
     }))
 })
