@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import type { Member } from "../Member.ts"
-import type { NodeStats } from "../Membership.ts"
+import type { MembershipStats, NodeStats } from "../Membership.ts"
 
 const Count = Schema.Number
 
@@ -17,16 +17,33 @@ export const StatsInfo = Schema.Struct({
 })
 export type StatsInfo = typeof StatsInfo.Type
 
+/** The node's counters as flat `name → number` pairs; topic counters as `topics.<topic>.<counter>`. */
+const flatten = (stats: NodeStats | MembershipStats): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const [key, value] of Object.entries(stats)) if (typeof value === "number") out[key] = value
+  if ("topics" in stats) {
+    const t = stats.topics
+    for (const [topic, counts] of Object.entries(t.byTopic)) {
+      for (const [key, value] of Object.entries(counts)) out[`topics.${topic}.${key}`] = value
+    }
+    for (const [topic, n] of Object.entries(t.unknown)) out[`topics.unknown.${topic}`] = n
+    out["topics.malformed"] = t.malformed
+    out["topics.inboundDropped"] = t.inboundDropped
+    out["topics.conflicts"] = t.conflicts
+  }
+  return out
+}
+
 /** Builds the stats body from the member table, the health score and the node's counters. */
 export const toStatsInfo = (
   node: string,
   members: ReadonlyArray<Member>,
   healthScore: number,
-  counters: NodeStats
+  counters: NodeStats | MembershipStats
 ): StatsInfo => {
   const byState = { alive: 0, suspect: 0, dead: 0, left: 0 }
   for (const m of members) byState[m.state]++
-  return { node, members: byState, healthScore, counters: { ...counters } }
+  return { node, members: byState, healthScore, counters: flatten(counters) }
 }
 
 /** `key  value` lines, aligned, in a stable order. */

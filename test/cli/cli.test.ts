@@ -1,30 +1,28 @@
 /**
  * The `gossip` command: flag parsing, output formats, and agents running as
- * child processes on loopback (127.0.0.x, free ports), from the sources and
- * from the built `dist/cli.js`. Every process started here is killed when its
- * test ends.
+ * child processes on loopback (127.0.0.x, free ports), run from the sources
+ * (`node src/cli.ts`, Node 22's type stripping). Every process started here is
+ * killed when its test ends.
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { CliOutput, Command } from "effect/cli"
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, statSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { beforeAll } from "vitest"
 import { formatJson, formatText } from "../../src/cli/LineLogger.ts"
 import { describeEvent } from "../../src/cli/EventLog.ts"
 import { formatTable } from "../../src/cli/Members.ts"
 import type { AgentOptions } from "../../src/cli/Options.ts"
 import { agentFlags, BindAddress, EncryptionKey, JoinAddress, Tag } from "../../src/cli/Options.ts"
+import { presets } from "../../src/Config.ts"
 import type { Member } from "../../src/Member.ts"
 import { encodeTags } from "../../src/serf/Tags.ts"
 import { eventually, freePort } from "../interop/serf.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const SOURCE_ENTRY = `${root}src/cli.ts`
-const BUILT_ENTRY = `${root}dist/cli.js`
 
 // -------------------------------------------------------------------------------------------------
 // Agents as child processes
@@ -93,14 +91,14 @@ interface AgentSpec {
   readonly ip: string
   readonly join?: ReadonlyArray<string>
   readonly tags?: Readonly<Record<string, string>>
-  readonly entry?: string
 }
 
 /** Starts an agent with a control endpoint and JSON logs; waits for its startup line; SIGKILLed at scope close if still running. */
 const startAgent = (spec: AgentSpec): Effect.Effect<RunningAgent, Error, Scope.Scope> =>
   Effect.gen(function*() {
-    const address = `${spec.ip}:${yield* freePort(spec.ip)}`
-    const ctl = `${spec.ip}:${yield* freePort(spec.ip)}`
+    const port = yield* freePort(spec.ip)
+    const address = `${spec.ip}:${port}`
+    const ctl = `${spec.ip}:${yield* freePort(spec.ip, [port])}`
     const args = [
       "agent",
       "--name",
@@ -118,7 +116,7 @@ const startAgent = (spec: AgentSpec): Effect.Effect<RunningAgent, Error, Scope.S
     let stderr = ""
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const c = spawnGossip(spec.entry ?? SOURCE_ENTRY, args)
+        const c = spawnGossip(SOURCE_ENTRY, args)
         c.stdout!.on("data", (d) => (stdout += d))
         c.stderr!.on("data", (d) => (stderr += d))
         return c
@@ -464,7 +462,9 @@ describe("gossip agent (child processes on loopback)", () => {
       assert.strictEqual(rows.find((r) => r.name === "cli-a")?.address, a.address)
       assert.isAtLeast(rows.find((r) => r.name === "cli-a")!.incarnation, 1)
 
-      // answered from the member table in memory: time many requests, keep the median
+      // Answered from the member table in memory, not by waiting on the protocol: the median of
+      // many requests stays far below the lan probe interval (1 s) that a probe or a push/pull
+      // would cost, even on a loaded machine (a few ms when idle; the figure is printed).
       const timings: Array<number> = []
       for (let i = 0; i < 25; i++) {
         const start = performance.now()
@@ -474,7 +474,7 @@ describe("gossip agent (child processes on loopback)", () => {
       timings.sort((x, y) => x - y)
       const median = timings[Math.floor(timings.length / 2)]!
       console.log(`[measured] GET /v1/members: median ${median.toFixed(2)} ms, best ${timings[0]!.toFixed(2)} ms`)
-      assert.isBelow(median, 50)
+      assert.isBelow(median, presets.lan.probeInterval / 2)
 
       // gossip members prints the table, and JSON on request
       const table = yield* runGossip(SOURCE_ENTRY, ["members", "--ctl", a.ctl])
@@ -550,13 +550,14 @@ describe("gossip agent (child processes on loopback)", () => {
   it.live("exits with code 1 and logs the error when no seed answers", () =>
     Effect.scoped(Effect.gen(function*() {
       const ip = "127.0.0.26"
-      const dead = `${ip}:${yield* freePort(ip)}`
+      const deadPort = yield* freePort(ip)
+      const dead = `${ip}:${deadPort}`
       const run = yield* runGossip(SOURCE_ENTRY, [
         "agent",
         "--name",
         "lonely",
         "--bind",
-        `${ip}:${yield* freePort(ip)}`,
+        `${ip}:${yield* freePort(ip, [deadPort])}`,
         "--join",
         dead,
         "--log-format",
@@ -570,40 +571,4 @@ describe("gossip agent (child processes on loopback)", () => {
       assert.strictEqual(failure!.level, "error")
       assert.deepStrictEqual(failure!.seeds, [dead])
     })), 30_000)
-})
-
-// -------------------------------------------------------------------------------------------------
-// The built executable
-
-describe("dist/cli.js (npm run build)", () => {
-  let build: { readonly ok: boolean; readonly millis: number; readonly output: string } = { ok: false, millis: 0, output: "" }
-
-  beforeAll(() => {
-    const started = Date.now()
-    // npm through the PATH vitest runs with, so the build uses this project's TypeScript and Node
-    const result = spawnSync("npm", ["run", "build"], { cwd: root, encoding: "utf8", timeout: 120_000 })
-    const millis = Date.now() - started
-    // type errors are `tsc --noEmit`'s business; this only needs the emitted files
-    const fresh = existsSync(BUILT_ENTRY) && statSync(BUILT_ENTRY).mtimeMs >= started - 1000
-    build = { ok: fresh, millis, output: `${result.stdout}\n${result.stderr}` }
-    console.log(`[measured] npm run build: ${(millis / 1000).toFixed(1)} s`)
-  }, 130_000)
-
-  it.live("runs --help and two agents that join and leave on SIGTERM", () =>
-    Effect.scoped(Effect.gen(function*() {
-      assert.isTrue(build.ok, `the build did not emit dist/cli.js\n${build.output}`)
-      const help = yield* runGossip(BUILT_ENTRY, ["--help"])
-      assert.strictEqual(help.code, 0, help.stderr)
-      assert.include(help.stdout, "agent")
-      const a = yield* startAgent({ name: "dist-a", ip: "127.0.0.27", entry: BUILT_ENTRY, tags: { built: "yes" } })
-      const b = yield* startAgent({ name: "dist-b", ip: "127.0.0.28", entry: BUILT_ENTRY, join: [a.address] })
-      yield* waitAllAlive(b, ["dist-a", "dist-b"])
-      assert.deepStrictEqual((yield* getMembers(b)).find((r) => r.name === "dist-a")?.tags, { built: "yes" })
-      yield* b.signal("SIGTERM")
-      assert.deepStrictEqual(yield* b.exited(), { code: 0, signal: null })
-      yield* a.waitFor(isEvent("left", "dist-b"), "dist-b left")
-      yield* a.signal("SIGINT")
-      assert.deepStrictEqual(yield* a.exited(), { code: 0, signal: null })
-      for (const agent of [a, b]) assertJsonLog(agent)
-    })), 60_000)
 })

@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { eventually, serfAvailable, startSerf } from "./serf.ts"
+import { describeWithSerf, eventually, startSerf } from "./serf.ts"
 
-describe.skipIf(!serfAvailable)("serf harness", () => {
+describeWithSerf("serf harness", () => {
   it.live("starts two agents that join and kills them", () =>
     Effect.scoped(Effect.gen(function*() {
       const a = yield* startSerf({ name: "h1", ip: "127.0.70.1", tags: { role: "x" } })

@@ -7,18 +7,50 @@ import type { Scope } from "effect"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { createSocket } from "node:dgram"
 import { createServer } from "node:net"
+import { beforeEach, describe } from "vitest"
 
-/** Whether a `serf` binary is on the PATH (CI installs Debian's). */
-export const serfAvailable: boolean = (() => {
-  try {
-    return spawnSync("serf", ["version"], { timeout: 5000 }).status === 0
-  } catch {
-    return false
+/** Why the `serf` on the PATH cannot run the interop tests, or undefined when it can. */
+export const serfProblem: string | undefined = (() => {
+  const r = spawnSync("serf", ["version"], { timeout: 5000, encoding: "utf8" })
+  if (r.error !== undefined) {
+    return (r.error as NodeJS.ErrnoException).code === "ENOENT"
+      ? "no `serf` on the PATH"
+      : `\`serf version\` could not run: ${r.error.message}`
   }
+  const output = `${r.stdout}${r.stderr}`.trim()
+  if (r.status !== 0) return `\`serf version\` exited with ${r.status ?? r.signal}: ${output}`
+  // Debian's serf prints its version, then "Agent Protocol: 5 (Understands back to: 2)".
+  if (!/Agent Protocol: \d+/.test(output)) return `\`serf version\` printed no agent protocol: ${output}`
+  return undefined
 })()
 
-/** A port free for both TCP and UDP on `ip`. */
-export const freePort = (ip: string): Effect.Effect<number> =>
+/**
+ * `GOSSIP_REQUIRE_SERF=1` (set by `.ci/run`): without a working serf the interop tests
+ * fail instead of being skipped.
+ */
+export const serfRequired: boolean = process.env.GOSSIP_REQUIRE_SERF === "1"
+
+/**
+ * `describe` for tests that need real serf agents: skipped when serf is missing or broken,
+ * unless `GOSSIP_REQUIRE_SERF=1`, in which case every test in it fails and says why.
+ */
+export const describeWithSerf = (name: string, body: () => void): void => {
+  if (serfProblem === undefined) {
+    describe(name, body)
+  } else if (!serfRequired) {
+    describe.skip(name, body)
+  } else {
+    describe(name, () => {
+      beforeEach(() => {
+        throw new Error(`GOSSIP_REQUIRE_SERF=1 but serf cannot run: ${serfProblem}`)
+      })
+      body()
+    })
+  }
+}
+
+/** A port free for both TCP and UDP on `ip`, other than those in `avoid`. */
+export const freePort = (ip: string, avoid: ReadonlyArray<number> = []): Effect.Effect<number> =>
   Effect.promise(async () => {
     for (let attempt = 0; attempt < 20; attempt++) {
       const port = await new Promise<number>((resolve, reject) => {
@@ -34,7 +66,7 @@ export const freePort = (ip: string): Effect.Effect<number> =>
         socket.once("error", () => resolve(false))
         socket.bind(port, ip, () => socket.close(() => resolve(true)))
       })
-      if (udpFree) return port
+      if (udpFree && !avoid.includes(port)) return port
     }
     throw new Error(`no free port on ${ip}`)
   })
@@ -112,11 +144,24 @@ export const spawnScoped = (command: string, args: ReadonlyArray<string>) =>
     return { child, output: () => output }
   })
 
-/** Starts an agent and waits until its RPC answers; it is killed when the scope closes. */
+/**
+ * Starts an agent and waits until its RPC answers; it is killed when the scope closes. A port
+ * found free can still be taken before the agent binds it (by any other socket on the
+ * machine): an agent that exits because an address is in use is started again on fresh ports.
+ */
 export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error, Scope.Scope> =>
   Effect.gen(function*() {
+    for (let attempt = 1;; attempt++) {
+      const agent = yield* startSerfOnce(options)
+      if (agent !== "address in use") return agent
+      if (attempt === 3) return yield* Effect.fail(new Error(`serf agent ${options.name}: addresses in use ${attempt} times`))
+    }
+  })
+
+const startSerfOnce = (options: SerfOptions): Effect.Effect<SerfAgent | "address in use", Error, Scope.Scope> =>
+  Effect.gen(function*() {
     const port = yield* freePort(options.ip)
-    const rpcPort = yield* freePort(options.ip)
+    const rpcPort = yield* freePort(options.ip, [port])
     const address = `${options.ip}:${port}`
     const rpc = `${options.ip}:${rpcPort}`
     const args = [
@@ -139,6 +184,7 @@ export const startSerf = (options: SerfOptions): Effect.Effect<SerfAgent, Error,
     // Ready once its RPC lists itself.
     const deadline = Date.now() + 10_000
     while (!(yield* members).some((m) => m.name === options.name)) {
+      if (child.exitCode !== null && /address already in use/.test(logs())) return "address in use"
       if (child.exitCode !== null || Date.now() > deadline) {
         return yield* Effect.fail(new Error(`serf agent ${options.name} did not start:\n${logs()}`))
       }
