@@ -11,23 +11,15 @@
  */
 import { Context, Effect, Exit, Layer, Queue, Random, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
 import { CompactCodec } from "../src/codec/CompactCodec.ts"
 import { GossipConfig } from "../src/Config.ts"
 import { Membership } from "../src/Membership.ts"
 import * as Msg from "../src/protocol/Messages.ts"
 import { SimNetwork } from "../src/transport/SimNetwork.ts"
-import { mb, now, num, printHeader, secondsSince, table } from "./harness.ts"
+import { heapAfterGc, mb, now, num, printHeader, secondsSince, table } from "./harness.ts"
 
-setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
-const heap = () => {
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
+const heap = heapAfterGc
 
 const sizesArg = process.argv.indexOf("--sizes")
 const sizes = sizesArg >= 0 ? process.argv[sizesArg + 1]!.split(",").map(Number) : [10_000, 100_000, 1_000_000]

@@ -7,8 +7,6 @@
  *
  *   ./node_modules/.bin/node bench/core.ts [--quick]
  */
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
 import type { GossipConfigValues } from "../src/Config.ts"
 import { presets } from "../src/Config.ts"
@@ -19,7 +17,7 @@ import { BroadcastQueue } from "../src/protocol/Broadcasts.ts"
 import { NodeCore, timerKeys } from "../src/protocol/Node.ts"
 import { retransmitLimit } from "../src/protocol/Suspicion.ts"
 import type { Sampled } from "./harness.ts"
-import { now, ns, num, perSecond, printHeader, sample, secondsSince, spread, table } from "./harness.ts"
+import { heapAfterGc, now, ns, num, perSecond, printHeader, sample, secondsSince, spread, table } from "./harness.ts"
 
 const quick = process.argv.includes("--quick")
 const started = now()
@@ -637,13 +635,7 @@ for (const n of quick ? [1_000] : [1_000, 10_000]) {
 for (const [op, n, r] of wireRows) process.stderr.write(`  ${op} @${n}: ${ns(r.median)} ns\n`)
 
 // ---- memory per member ------------------------------------------------------------------------
-setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
-const heapNow = () => {
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
+const heapNow = heapAfterGc
 const memory = (() => {
   const n = 10_000
   const packets: Array<Uint8Array> = []

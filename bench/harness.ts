@@ -4,6 +4,8 @@
  */
 import { readFileSync } from "node:fs"
 import * as os from "node:os"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 
 /** The load when the benchmark started (other processes on the machine skew every figure). */
 const startLoad = os.loadavg()
@@ -185,3 +187,15 @@ export const mb = (bytes: number): string => num(bytes / 2 ** 20, 1)
 
 /** Wall-clock seconds since `t0` (from `now()`). */
 export const secondsSince = (t0: number): number => (now() - t0) / 1e9
+
+/** Heap in use after two full collections (exposes `gc` to this process on first use). */
+export const heapAfterGc = (): number => {
+  if (gcFn === undefined) {
+    setFlagsFromString("--expose-gc")
+    gcFn = runInNewContext("gc") as () => void
+  }
+  gcFn()
+  gcFn()
+  return process.memoryUsage().heapUsed
+}
+let gcFn: (() => void) | undefined

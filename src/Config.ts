@@ -185,6 +185,8 @@ export class GossipConfigError extends Schema.TaggedError<GossipConfigError>()("
 /** Checks that need several values at once, on the resolved configuration. */
 const crossChecks = (v: GossipConfigValues): Array<ConfigProblem> => {
   const problems: Array<ConfigProblem> = []
+  // Names travel in one-byte-length fields (broadcast envelopes, topic frames, hellos).
+  if (new TextEncoder().encode(v.name).length > 255) problems.push({ field: "name", message: "must be at most 255 bytes of UTF-8" })
   const positive = ["probeInterval", "probeTimeout", "gossipInterval", "tcpTimeout"] as const
   for (const field of positive) if (!(v[field] > 0)) problems.push({ field, message: `must be positive (got ${v[field]})` })
   if (v.probeTimeout > v.probeInterval) {

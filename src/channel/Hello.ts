@@ -5,9 +5,9 @@
  * channel and its own name. Like the broadcast envelope's 0xEB, the marker lies
  * outside serf's message types, so a serf agent ignores it.
  */
+import { readFields, shortString, writeFields } from "../protocol/Fields.ts"
+
 const MARKER = 0xec
-const encoder = new TextEncoder()
-const decoder = new TextDecoder("utf-8", { fatal: true })
 
 export interface Hello {
   readonly channel: string
@@ -20,16 +20,9 @@ export const MAX_HELLO_FIELD = 255
 
 /** Encodes a hello; undefined when a field does not fit in 255 bytes. */
 export const encodeHello = (hello: Hello): Uint8Array | undefined => {
-  const channel = encoder.encode(hello.channel)
-  const name = encoder.encode(hello.name)
-  if (channel.length > MAX_HELLO_FIELD || name.length > MAX_HELLO_FIELD) return undefined
-  const out = new Uint8Array(3 + channel.length + name.length)
-  out[0] = MARKER
-  out[1] = channel.length
-  out.set(channel, 2)
-  out[2 + channel.length] = name.length
-  out.set(name, 3 + channel.length)
-  return out
+  const channel = shortString(hello.channel)
+  const name = shortString(hello.name)
+  return channel === undefined || name === undefined ? undefined : writeFields([MARKER], [channel, name])
 }
 
 /** True when `payload` is meant as a hello (well formed or not). */
@@ -37,16 +30,8 @@ export const isHello = (payload: Uint8Array): boolean => payload.length > 0 && p
 
 /** The hello in `payload`, or undefined when it is not a well-formed one. */
 export const decodeHello = (payload: Uint8Array): Hello | undefined => {
-  if (payload.length < 3 || payload[0] !== MARKER) return undefined
-  const channelEnd = 2 + payload[1]!
-  if (payload.length < channelEnd + 1) return undefined
-  const nameEnd = channelEnd + 1 + payload[channelEnd]!
-  if (payload.length !== nameEnd) return undefined
-  try {
-    const channel = decoder.decode(payload.subarray(2, channelEnd))
-    const name = decoder.decode(payload.subarray(channelEnd + 1, nameEnd))
-    return channel === "" ? undefined : { channel, name }
-  } catch {
-    return undefined
-  }
+  if (payload[0] !== MARKER) return undefined
+  const fields = readFields(payload, 1, 2)
+  if (fields === undefined || fields.end !== payload.length || fields.strings[0] === "") return undefined
+  return { channel: fields.strings[0]!, name: fields.strings[1]! }
 }

@@ -5,11 +5,12 @@
  * metadata does not decode stays in the table, marked undecodable and counted;
  * it is never dropped.
  */
-import { Context, Effect, Layer, Metric, Result, Schema, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Result, Schema, Stream, SubscriptionRef } from "effect"
 import type { ValueSchema } from "../codec/ValueCodec.ts"
 import type { BroadcastTimeoutError, MetadataTooLargeError } from "../Errors.ts"
 import type { Member } from "../Member.ts"
 import { Membership } from "../Membership.ts"
+import { counter, counterFeed } from "../runtime/Metrics.ts"
 import type { MetadataFormat } from "./MetadataCodec.ts"
 import { makeMetadataCodec } from "./MetadataCodec.ts"
 
@@ -82,10 +83,10 @@ export interface MemberMetadataOptions {
   readonly format?: MetadataFormat
 }
 
-const undecodableCounter = Metric.counter("gossip_metadata_undecodable", {
-  description: "Member announcements whose metadata did not decode with the declared schema",
-  incremental: true
-})
+const undecodableCounter = counter(
+  "gossip_metadata_undecodable",
+  "Member announcements whose metadata did not decode with the declared schema"
+)
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a === b) return true
@@ -126,7 +127,6 @@ export const make = <S extends ValueSchema<any>>(
     // The last decode per member: a table change re-decodes only the members whose bytes changed.
     const cache = new Map<string, { readonly meta: Uint8Array; readonly result: Result.Result<A, UndecodableMetadata> }>()
     let undecodable = 0
-    const counter = Metric.withAttributes(undecodableCounter, { node, metadata: id })
 
     const decode = (member: Member): Result.Result<A, UndecodableMetadata> => {
       const hit = cache.get(member.name)
@@ -147,12 +147,8 @@ export const make = <S extends ValueSchema<any>>(
     // One fiber decodes each table as it is published, so that undecodable metadata is counted
     // whether or not anyone reads the typed table, and readers share one decode per change.
     const table = yield* SubscriptionRef.make(typed(yield* membership.currentMembers))
-    let reported = 0
-    const report = Effect.suspend(() => {
-      const delta = undecodable - reported
-      reported = undecodable
-      return delta > 0 ? Metric.update(counter, delta) : Effect.void
-    })
+    const feed = counterFeed()
+    const report = Effect.suspend(() => feed(id, undecodableCounter, undecodable, { node, metadata: id }))
     yield* membership.members.pipe(
       Stream.runForEach((ms) => SubscriptionRef.set(table, typed(ms)).pipe(Effect.andThen(report))),
       Effect.forkScoped

@@ -5,6 +5,7 @@
  * Members without the header run no declared application (serf agents, for one).
  * Pure functions, no I/O.
  */
+import { readFields, shortString, writeFields } from "./Fields.ts"
 
 /** An application name and its version, as a member announces them. */
 export interface Application {
@@ -19,22 +20,13 @@ export interface Application {
 export type CompatibilityRule = (local: Application, remote: Application | undefined) => boolean
 
 const MARKER = 0xe1
-const encoder = new TextEncoder()
-const decoder = new TextDecoder("utf-8", { fatal: true })
 const EMPTY = new Uint8Array(0)
 
 /** The header for `app`, or undefined when a field is longer than 255 bytes of UTF-8. */
 export const encodeApplication = (app: Application): Uint8Array | undefined => {
-  const name = encoder.encode(app.name)
-  const version = encoder.encode(app.version)
-  if (name.length > 255 || version.length > 255) return undefined
-  const out = new Uint8Array(3 + name.length + version.length)
-  out[0] = MARKER
-  out[1] = name.length
-  out.set(name, 2)
-  out[2 + name.length] = version.length
-  out.set(version, 3 + name.length)
-  return out
+  const name = shortString(app.name)
+  const version = shortString(app.version)
+  return name === undefined || version === undefined ? undefined : writeFields([MARKER], [name, version])
 }
 
 /** Metadata as a member announced it, split into its application and the rest. */
@@ -46,18 +38,9 @@ export interface SplitMeta {
 /** Splits wire metadata; bytes without a well-formed header are all metadata. */
 export const splitMeta = (wire: Uint8Array | null): SplitMeta => {
   if (wire === null || wire.length === 0) return { application: undefined, meta: EMPTY }
-  if (wire[0] !== MARKER || wire.length < 3) return { application: undefined, meta: wire }
-  const nameEnd = 2 + wire[1]!
-  if (wire.length < nameEnd + 1) return { application: undefined, meta: wire }
-  const versionEnd = nameEnd + 1 + wire[nameEnd]!
-  if (wire.length < versionEnd) return { application: undefined, meta: wire }
-  try {
-    const name = decoder.decode(wire.subarray(2, nameEnd))
-    const version = decoder.decode(wire.subarray(nameEnd + 1, versionEnd))
-    return { application: { name, version }, meta: wire.subarray(versionEnd) }
-  } catch {
-    return { application: undefined, meta: wire }
-  }
+  const fields = wire[0] === MARKER ? readFields(wire, 1, 2) : undefined
+  if (fields === undefined) return { application: undefined, meta: wire }
+  return { application: { name: fields.strings[0]!, version: fields.strings[1]! }, meta: wire.subarray(fields.end) }
 }
 
 /** Prefixes `meta` with the header of `header` (already encoded), if any. */

@@ -8,9 +8,10 @@
  * outside serf's message types (0–9), so serf agents ignore it; direct
  * messages (`sendBestEffort`, `sendReliable`) carry the bare payload.
  */
+import { readFields, writeFields } from "./Fields.ts"
+
 const MARKER = 0xeb
 const encoder = new TextEncoder()
-const decoder = new TextDecoder("utf-8", { fatal: true })
 
 export interface Envelope {
   readonly origin: string
@@ -18,29 +19,16 @@ export interface Envelope {
   readonly payload: Uint8Array
 }
 
-export const wrap = (origin: string, id: number, payload: Uint8Array): Uint8Array => {
-  const name = encoder.encode(origin)
-  const out = new Uint8Array(6 + name.length + payload.length)
-  out[0] = MARKER
-  new DataView(out.buffer).setUint32(1, id >>> 0)
-  out[5] = name.length
-  out.set(name, 6)
-  out.set(payload, 6 + name.length)
-  return out
-}
+export const wrap = (origin: string, id: number, payload: Uint8Array): Uint8Array =>
+  writeFields([MARKER, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff], [encoder.encode(origin)], payload)
 
 /** The envelope in `bytes`, or undefined when they are not one (a direct or foreign message). */
 export const unwrap = (bytes: Uint8Array): Envelope | undefined => {
   if (bytes.length < 6 || bytes[0] !== MARKER) return undefined
-  const nameLength = bytes[5]!
-  if (bytes.length < 6 + nameLength) return undefined
-  try {
-    const origin = decoder.decode(bytes.subarray(6, 6 + nameLength))
-    const id = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(1)
-    return { origin, id, payload: bytes.subarray(6 + nameLength) }
-  } catch {
-    return undefined
-  }
+  const fields = readFields(bytes, 5, 1)
+  if (fields === undefined) return undefined
+  const id = ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0
+  return { origin: fields.strings[0]!, id, payload: bytes.subarray(fields.end) }
 }
 
 /** Recently seen broadcasts, oldest forgotten first. */

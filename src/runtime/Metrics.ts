@@ -6,7 +6,26 @@
 import { Effect, Metric, Schedule } from "effect"
 import type { NodeStats } from "./NodeActor.ts"
 
-const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+/** A counter that is only ever added to. */
+export const counter = (name: string, description: string): Metric.Counter<number> =>
+  Metric.counter(name, { description, incremental: true })
+
+/**
+ * Feeds counter metrics from running totals: each call adds to the metric what the total
+ * (remembered under `key`) grew by since the previous call.
+ */
+export const counterFeed = () => {
+  const last = new Map<string, number>()
+  return (key: string, metric: Metric.Counter<number>, total: number, attributes: Record<string, string>): Effect.Effect<void> => {
+    const delta = total - (last.get(key) ?? 0)
+    last.set(key, total)
+    return delta > 0 ? Metric.update(Metric.withAttributes(metric, attributes), delta) : Effect.void
+  }
+}
+
+/** Runs `sync` once a second until interrupted. */
+export const everySecond = (sync: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
 
 const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]> = [
   ["packetsReceived", counter("gossip_packets_received", "Datagrams received")],
@@ -40,18 +59,14 @@ export const reportMetrics = (
   stats: () => NodeStats,
   gauges: () => { readonly members: number; readonly health: number }
 ): Effect.Effect<void> => {
-  const last = new Map<keyof NodeStats, number>()
+  const feed = counterFeed()
   const attributes = { node }
   const sync = Effect.gen(function*() {
     const now = stats()
-    for (const [key, metric] of counters) {
-      const delta = now[key] - (last.get(key) ?? 0)
-      if (delta > 0) yield* Metric.update(Metric.withAttributes(metric, attributes), delta)
-      last.set(key, now[key])
-    }
+    for (const [key, metric] of counters) yield* feed(key, metric, now[key], attributes)
     const g = gauges()
     yield* Metric.update(Metric.withAttributes(members, attributes), g.members)
     yield* Metric.update(Metric.withAttributes(health, attributes), g.health)
   })
-  return Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
+  return everySecond(sync)
 }

@@ -5,7 +5,7 @@
  * value to the topic's subscribers, each through its own bounded queue, so a
  * slow subscriber loses its own deliveries and slows nobody.
  */
-import { Effect, Metric, Queue, Schedule, Stream } from "effect"
+import { Effect, Queue, Stream } from "effect"
 import type { Scope } from "effect"
 import type { ValueCodec } from "../codec/ValueCodec.ts"
 import { makeValueCodec } from "../codec/ValueCodec.ts"
@@ -13,6 +13,7 @@ import type { UserMessage } from "../runtime/NodeActor.ts"
 import type { Delivery, Topic } from "./Declaration.ts"
 import { checkName, TopicError } from "./Declaration.ts"
 import { Fanout } from "../runtime/Fanout.ts"
+import { reportTopicMetrics } from "./Metrics.ts"
 import { decodeFrame, encodeFrame, isFrame, nameBytes } from "./Frame.ts"
 
 /** Counters of one topic on one node. */
@@ -49,7 +50,7 @@ export interface TopicsStats {
   readonly conflicts: number
 }
 
-type Counter = "published" | "sent" | "received" | "delivered" | "decodeErrors" | "dropped" | "refused"
+export type Counter = "published" | "sent" | "received" | "delivered" | "decodeErrors" | "dropped" | "refused"
 
 interface Declared {
   readonly topic: Topic<unknown>
@@ -233,41 +234,3 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
 
     return { intercept, declare, frame, counted, subscribe, stats }
   })
-
-const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
-const topicCounters: ReadonlyArray<readonly [Counter, Metric.Counter<number>]> = [
-  ["published", counter("gossip_topic_published", "Topic values published")],
-  ["sent", counter("gossip_topic_sent", "Topic values sent to one member")],
-  ["received", counter("gossip_topic_received", "Topic values received and decoded")],
-  ["delivered", counter("gossip_topic_delivered", "Topic deliveries handed to subscribers")],
-  ["decodeErrors", counter("gossip_topic_decode_errors", "Topic values dropped: not decodable or too large")],
-  ["dropped", counter("gossip_topic_dropped", "Topic deliveries dropped: subscriber buffer full")],
-  ["refused", counter("gossip_topic_refused", "Topic values refused at the sender: not encodable or too large")]
-]
-const unknownCounter = counter("gossip_topic_unknown", "Frames for topics not declared on this node")
-const malformedCounter = counter("gossip_topic_malformed", "Topic frames with an unreadable header")
-const inboundCounter = counter("gossip_topic_inbound_dropped", "Topic frames dropped: inbound queue full")
-const conflictCounter = counter("gossip_topic_conflicts", "Topic declarations refused: another schema under the same name")
-
-/** Publishes the hub's counters as metrics, labelled with node and topic, every second. */
-const reportTopicMetrics = (node: string, stats: () => TopicsStats): Effect.Effect<void> => {
-  const last = new Map<string, number>()
-  const bump = (key: string, metric: Metric.Counter<number>, value: number, attributes: Record<string, string>) => {
-    const delta = value - (last.get(key) ?? 0)
-    last.set(key, value)
-    return delta > 0 ? Metric.update(Metric.withAttributes(metric, attributes), delta) : Effect.void
-  }
-  const sync = Effect.gen(function*() {
-    const now = stats()
-    for (const [topic, s] of Object.entries(now.byTopic)) {
-      for (const [field, metric] of topicCounters) yield* bump(`${topic}\0${field}`, metric, s[field], { node, topic })
-    }
-    for (const [topic, n] of Object.entries(now.unknown)) {
-      yield* bump(`${topic}\0unknown`, unknownCounter, n, { node, topic })
-    }
-    yield* bump("\0malformed", malformedCounter, now.malformed, { node })
-    yield* bump("\0inbound", inboundCounter, now.inboundDropped, { node })
-    yield* bump("\0conflicts", conflictCounter, now.conflicts, { node })
-  })
-  return Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
-}
