@@ -2,7 +2,9 @@
  * `SimNetwork`: an in-memory network for running whole clusters in one
  * process, with latency, jitter, loss, partitions, crashed and paused nodes.
  * Each node gets an ordinary `Transport` from `SimNetwork.transport(address)`,
- * so the code under test cannot tell it from UDP/TCP.
+ * so the code under test cannot tell it from UDP/TCP. Streams are reliable
+ * unless a link sets `streamLoss` (lost dials, reset connections) or a
+ * partition cuts them.
  *
  * Time comes only from Effect's `Clock` and randomness only from Effect's
  * `Random`: under `TestClock` with `Random.withSeed` every run is identical,
@@ -20,7 +22,7 @@ import type { Scope } from "effect"
 import { parseIp, splitHostPort } from "../Address.ts"
 import { BadAddress, canonicalAddress, Hub } from "./sim/Hub.ts"
 import type { Delivery, SimNode, SimNodeStats } from "./sim/Node.ts"
-import { defaultLink, drawDelay, resolveLink } from "./sim/Link.ts"
+import { defaultLink, drawDelay, drawStreamLoss, resolveLink } from "./sim/Link.ts"
 import type { SimLink } from "./sim/Link.ts"
 import { makeScheduler } from "./sim/Scheduler.ts"
 import { Handshake, makePair } from "./sim/SimStream.ts"
@@ -32,7 +34,7 @@ export type { SimNodeStats } from "./sim/Node.ts"
 
 /** Settings of a simulated network. */
 export interface SimNetworkOptions {
-  /** Conditions on every link without its own `setLink`. Default: 1 ms latency, no jitter, no loss. */
+  /** Conditions on every link without its own `setLink`. Default: 1 ms latency, no jitter, no loss, no stream loss. */
   readonly link?: Partial<SimLink>
   /**
    * Largest datagram, in bytes; bigger sends fail with `TooLarge`. Default 65,507,
@@ -67,16 +69,18 @@ export interface SimNetworkShape {
   setDefaultLink(link: Partial<SimLink>): Effect.Effect<void>
   /**
    * Cuts every link between the two groups, both ways: packets are lost, dials
-   * time out, and open streams across the cut stop carrying data for good.
-   * Partitions add up until `heal`.
+   * time out, and open streams across the cut are reset at once (both ends
+   * fail with `Closed`, as behind a firewall that answers with RSTs); they stay
+   * broken after `heal`. Partitions add up until `heal`.
    */
   partition(groupA: ReadonlyArray<string>, groupB: ReadonlyArray<string>): Effect.Effect<void>
   /** Removes every partition. */
   heal(): Effect.Effect<void>
   /**
    * Powers the node off without telling anyone: everything to and from it is
-   * lost, dials to or from it time out, and its queues stay idle. Its
-   * transport stays bound, so the code under test keeps running.
+   * lost, dials to or from it time out, its open streams go silent (no reset
+   * reaches the peer), and its queues stay idle. Its transport stays bound,
+   * so the code under test keeps running.
    */
   crash(address: string): Effect.Effect<void>
   /** Undoes `crash`. Streams broken by the crash stay broken. */
@@ -134,6 +138,11 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
       return yield* timedOut
     }
     const random = yield* Random.Random
+    if (drawStreamLoss(hub.link(self, target), random)) {
+      self.stats.dialsLost++
+      yield* sleep(timeoutMillis)
+      return yield* timedOut
+    }
     const there = drawDelay(hub.link(self, target), random)
     const back = drawDelay(hub.link(target, self), random)
     const roundTrip = there + back
@@ -147,6 +156,10 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
     hub.sendAccept(local, there)
     // connect() returns after one round trip; a paused peer's kernel still answers
     yield* Effect.onInterrupt(sleep(roundTrip), () => local.close)
+    // a partition or stream fault during the handshake: connect() fails as the round trip ends
+    if (local.reset) {
+      return yield* new TransportError({ reason: "Closed", address: to, message: "connection reset" })
+    }
     if (local.handshake === Handshake.Refused) {
       yield* local.close
       return yield* new TransportError({ reason: "Refused", address: to, message: "the node went away" })

@@ -143,56 +143,53 @@ describe("reconnection", () => {
     }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(17)))
 })
 
-describe("robustness", () => {
-  const lossyRun = (disableTcpPings: boolean) =>
+describe("robustness under loss", () => {
+  // 10% packet loss, and 10% stream loss (lost dials, reset streams) on every link. A probe fails
+  // only when the direct ping or its ack is lost (19%), all three indirect paths fail (0.344³ ≈ 4.1%)
+  // and, with the fallback, the stream ping fails too (a dial and two chunks: 27%): about 0.21% of
+  // probes with the fallback and 0.78% without, that is about 10 and 37 of the ~4,800 probes of
+  // 16 nodes in 5 minutes. Each failed probe is one false suspicion, raised by the prober.
+  const lossyRun = (seed: number, disableTcpPings: boolean) =>
     Effect.gen(function*() {
+      const network = yield* SimNetwork
       const nodes = yield* startCluster(16, { disableTcpPings })
       yield* timeUntil(converged(nodes, names(nodes)), 30_000)
-      yield* (yield* SimNetwork).setDefaultLink({ loss: 0.1 })
-      yield* TestClock.adjust("10 minutes")
+      yield* network.setDefaultLink({ loss: 0.1, streamLoss: 0.1 })
+      const start = yield* Clock.currentTimeMillis
+      yield* TestClock.adjust("5 minutes")
+      let raised = 0
+      for (const n of nodes) {
+        for (const { at, event } of n.events) {
+          if (at >= start && event._tag === "MemberSuspected" && event.from === n.name) raised++
+        }
+      }
       const fp = falsePositives(nodes)
+      const totals = yield* network.totals()
       yield* report(
-        `16 nodes, 10% loss, 10 min, TCP fallback ${disableTcpPings ? "off" : "on"}: ` +
-          `${fp.suspicions} suspicion events (all refuted), ${fp.deaths} deaths`
+        `16 nodes, 10% packet and stream loss, 5 min, TCP fallback ${disableTcpPings ? "off" : "on"}, seed ${seed}: ` +
+          `${raised} false suspicions raised (${fp.suspicions} suspicion events), ${fp.deaths} deaths; ` +
+          `${totals.dialsLost} dials lost, ${totals.streamsReset} stream ends reset`
       )
       assert.strictEqual(fp.deaths, 0)
       assert.isTrue(yield* converged(nodes, names(nodes)))
-    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(15))
+      assert.isAbove(totals.dialsLost, 0)
+      assert.isAbove(totals.streamsReset, 0)
+      return raised
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(seed))
 
-  it.effect("10% packet loss: no live node is declared dead over 10 virtual minutes", () => lossyRun(false))
+  // Measured on seeds 15, 16, 17: 9, 12, 11 with the fallback; 41, 36, 38 without. Bounds: at
+  // most 20 with the fallback (twice the expected 10), 25 to 60 without (0.7–1.6 × the expected 37).
+  // A stream ping that stopped helping fails the first (with every stream failing: 38, and a death).
+  for (const seed of [15, 16, 17]) {
+    it.effect(`TCP fallback on (seed ${seed}): at most 20 false suspicions in 5 minutes, nobody dies`, () =>
+      Effect.map(lossyRun(seed, false), (raised) => assert.isAtMost(raised, 20)), { timeout: 60_000 })
 
-  it.effect("10% packet loss without the TCP fallback: suspicions are refuted, nobody dies", () => lossyRun(true))
-
-  const slowNodeRun = (lifeguard: boolean) =>
-    Effect.gen(function*() {
-      const network = yield* SimNetwork
-      const nodes = yield* startCluster(10, { awareness: lifeguard, dynamicSuspicion: lifeguard })
-      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
-      const slow = nodes[9]!
-      // CPU starvation: inbound processing stalls for 1.5 s out of every 4 s, for 5 minutes.
-      for (let i = 0; i < 75; i++) {
-        yield* network.pause(slow.address, 1500)
-        yield* TestClock.adjust(4000)
-      }
-      yield* TestClock.adjust("30 seconds")
-      const bySlow = nodes.flatMap((n) =>
-        n.events.filter(({ event }) =>
-          event._tag === "MemberSuspected" && event.from === slow.name && event.member.name !== slow.name
-        )
-      ).length
-      return { ...falsePositives(nodes), bySlow }
-    })
-
-  it.effect("a slow node raises fewer false suspicions with Lifeguard than without", () =>
-    Effect.gen(function*() {
-      const withLifeguard = yield* slowNodeRun(true).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(16))
-      const without = yield* slowNodeRun(false).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(16))
-      yield* report(
-        `slow node, 10 nodes, 5 min: with Lifeguard ${JSON.stringify(withLifeguard)}, without ${JSON.stringify(without)}`
-      )
-      assert.isBelow(withLifeguard.suspicions, without.suspicions)
-      assert.isAtMost(withLifeguard.deaths, without.deaths)
-    }))
+    it.effect(`TCP fallback off (seed ${seed}): 25 to 60 false suspicions, all refuted`, () =>
+      Effect.map(lossyRun(seed, true), (raised) => {
+        assert.isAtLeast(raised, 25)
+        assert.isAtMost(raised, 60)
+      }), { timeout: 60_000 })
+  }
 })
 
 export type { MemberEvent }

@@ -31,6 +31,17 @@ const failureOf = <A>(exit: Exit.Exit<A, TransportError>) => {
   return Option.getOrThrow(error)
 }
 
+/** Dials `to` from `from` and takes the accepted end: `[dialing, accepting]`. */
+const connect = (from: TransportShape, to: TransportShape) =>
+  Effect.gen(function*() {
+    const dialing = yield* Effect.forkChild(from.dial(addressOfTransport(to), 10_000))
+    while (dialing.pollUnsafe() === undefined) yield* TestClock.adjust(1)
+    const conn = yield* Fiber.join(dialing)
+    return [conn, yield* Queue.take(to.streams)] as const
+  })
+
+const addressOfTransport = (t: TransportShape) => `${t.advertise.addr.join(".")}:${t.advertise.port}`
+
 describe("SimNetwork packets", () => {
   it.effect("delivers exactly at the latency instant, not a millisecond before", () =>
     withNet((net) =>
@@ -249,7 +260,9 @@ describe("SimNetwork packets", () => {
           streamsOpened: 0,
           streamsAccepted: 0,
           streamBytesSent: 0,
-          streamBytesReceived: 0
+          streamBytesReceived: 0,
+          dialsLost: 0,
+          streamsReset: 0
         })
         const totals = yield* net.totals()
         assert.strictEqual(totals.packetsSent, 4)
@@ -596,24 +609,51 @@ describe("SimNetwork streams", () => {
         assert.strictEqual(untext(yield* accepted.read), "early")
       })))
 
-  it.effect("a stream across a new partition stops carrying data", () =>
+  it.effect("a partition resets open streams across the cut on both ends, for good", () =>
     withNet((net) =>
       Effect.gen(function*() {
         const a = yield* net.bind(A)
         const b = yield* net.bind(B)
-        const dialing = yield* Effect.forkChild(a.dial(B, 1000))
-        yield* TestClock.adjust(2)
-        const conn = yield* Fiber.join(dialing)
-        const accepted = yield* Queue.take(b.streams)
+        const c = yield* net.bind(C)
+        const [ab, ba] = yield* connect(a, b)
+        const [ac, ca] = yield* connect(a, c)
+        yield* ab.write(text("unread")) // arrived, never read: a reset discards it
+        yield* TestClock.adjust(1)
+        const reading = yield* Effect.forkChild(Effect.exit(ab.read))
+        yield* Effect.yieldNow
         yield* net.partition([A], [B])
-        yield* conn.write(text("lost"))
+        // both ends fail at once, the waiting reader included
+        const waiting = failureOf(yield* Fiber.join(reading))
+        assert.deepStrictEqual([waiting.reason, waiting.message], ["Closed", "connection reset"])
+        assert.strictEqual(failureOf(yield* Effect.exit(ba.read)).message, "connection reset")
+        assert.strictEqual(failureOf(yield* Effect.exit(ab.write(text("x")))).message, "connection reset")
+        assert.strictEqual(failureOf(yield* Effect.exit(ba.write(text("x")))).message, "connection reset")
         yield* net.heal()
-        yield* conn.write(text("also lost"))
-        const reading = yield* Effect.forkChild(accepted.read)
-        yield* TestClock.adjust(100)
-        assert.isUndefined(reading.pollUnsafe())
-        yield* Fiber.interrupt(reading)
+        assert.strictEqual(failureOf(yield* Effect.exit(ab.read)).reason, "Closed")
+        yield* ab.close // idempotent after a reset
+        // the stream that does not cross the cut is untouched
+        yield* ac.write(text("fine"))
+        yield* TestClock.adjust(1)
+        assert.strictEqual(untext(yield* ca.read), "fine")
+        assert.strictEqual((yield* net.stats(A)).streamsReset, 1)
+        assert.strictEqual((yield* net.stats(B)).streamsReset, 1)
+        assert.strictEqual((yield* net.stats(C)).streamsReset, 0)
       })))
+
+  it.effect("a partition during the handshake fails the dial; the other side never sees the stream", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const dialing = yield* Effect.forkChild(Effect.exit(Effect.scoped(a.dial(B, 1000))))
+        yield* TestClock.adjust(5)
+        yield* net.partition([A], [B])
+        yield* TestClock.adjust(15) // the round trip ends at t = 20
+        const error = failureOf(yield* Fiber.join(dialing))
+        assert.deepStrictEqual([error.reason, error.message], ["Closed", "connection reset"])
+        assert.strictEqual(Queue.sizeUnsafe(b.streams), 0)
+        assert.strictEqual((yield* net.stats(A)).streamsOpened, 0)
+      }), { link: { latency: 10 } }))
 
   it.effect("closing a node's transport closes its streams", () =>
     withNet((net) =>
@@ -629,5 +669,129 @@ describe("SimNetwork streams", () => {
         const reading = yield* Effect.forkChild(Effect.exit(conn.read))
         yield* TestClock.adjust(1)
         assert.strictEqual(failureOf(yield* Fiber.join(reading)).reason, "Closed")
+      })))
+})
+
+describe("SimNetwork stream faults (streamLoss)", () => {
+  it.effect("a lost dial times out after timeoutMillis; the link is one-way", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        yield* net.setLink(A, B, { streamLoss: 1 })
+        const dialing = yield* Effect.forkChild(Effect.exit(Effect.scoped(a.dial(B, 300))))
+        yield* TestClock.adjust(299)
+        assert.isUndefined(dialing.pollUnsafe())
+        yield* TestClock.adjust(1)
+        assert.strictEqual(failureOf(yield* Fiber.join(dialing)).reason, "Timeout")
+        assert.strictEqual(Queue.sizeUnsafe(b.streams), 0)
+        assert.strictEqual((yield* net.stats(A)).dialsLost, 1)
+        // B to A has no stream loss: its dial connects
+        const [ba] = yield* connect(b, a)
+        assert.strictEqual(ba.remote, A)
+      })))
+
+  it.effect("a lost chunk resets the connection when it would have arrived; earlier bytes still arrive", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const [ab, ba] = yield* connect(a, b) // t = 10
+        yield* ab.write(text("kept"))
+        yield* net.setLink(A, B, { streamLoss: 1 })
+        yield* ab.write(text("lost"))
+        yield* ab.write(text("after")) // never arrives: the connection is gone by then
+        const reading = yield* Effect.forkChild(Effect.exit(ab.read))
+        yield* TestClock.adjust(4)
+        assert.isUndefined(reading.pollUnsafe())
+        assert.isUndefined(yield* ab.write(text("still open"))) // the writer learns of it with the reader
+        yield* TestClock.adjust(1) // t = 15: the lost chunk was due
+        const error = failureOf(yield* Fiber.join(reading))
+        assert.deepStrictEqual([error.reason, error.message], ["Closed", "connection reset"])
+        // "kept" arrived at t = 15 too, before the reset: a reset discards unread bytes, as TCP's RST does
+        assert.strictEqual(failureOf(yield* Effect.exit(ba.read)).message, "connection reset")
+        assert.strictEqual(failureOf(yield* Effect.exit(ba.write(text("x")))).message, "connection reset")
+        assert.strictEqual((yield* net.stats(A)).streamsReset, 1)
+        assert.strictEqual((yield* net.stats(B)).streamsReset, 1)
+        assert.strictEqual((yield* net.stats(B)).streamBytesReceived, 4)
+      }), { link: { latency: 5 } }))
+
+  it.effect("the reader sees bytes that arrived before a later lost chunk was due", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const [ab, ba] = yield* connect(a, b)
+        yield* ab.write(text("first"))
+        yield* TestClock.adjust(3)
+        yield* net.setLink(A, B, { streamLoss: 1 })
+        yield* ab.write(text("lost"))
+        yield* TestClock.adjust(2) // "first" is due now, the lost chunk at +3
+        assert.strictEqual(untext(yield* ba.read), "first")
+        yield* TestClock.adjust(3)
+        assert.strictEqual(failureOf(yield* Effect.exit(ba.read)).message, "connection reset")
+      }), { link: { latency: 5 } }))
+
+  it.effect("packet loss alone leaves streams reliable", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const [ab, ba] = yield* connect(a, b)
+        for (let i = 0; i < 50; i++) yield* ab.write(bytes(i))
+        yield* TestClock.adjust(1)
+        for (let i = 0; i < 50; i++) assert.strictEqual((yield* ba.read)[0], i)
+        assert.strictEqual((yield* net.totals()).streamsReset, 0)
+      }), { link: { loss: 1 } }))
+
+  /** 300 connections, each dialed with a 100 ms timeout and carrying one chunk: how each fared. */
+  const faultRun = (seed: string) =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const outcomes: Array<"lost" | "reset" | "ok"> = []
+        for (let i = 0; i < 300; i++) {
+          const dialing = yield* Effect.forkChild(Effect.exit(a.dial(B, 100)))
+          yield* TestClock.adjust(2)
+          if (dialing.pollUnsafe() === undefined) {
+            yield* TestClock.adjust(98)
+            assert.strictEqual(failureOf(yield* Fiber.join(dialing)).reason, "Timeout")
+            outcomes.push("lost")
+            continue
+          }
+          const exit = yield* Fiber.join(dialing)
+          if (Exit.isFailure(exit)) return assert.fail("dial failed")
+          const conn = exit.value
+          const accepted = yield* Queue.take(b.streams)
+          yield* conn.write(bytes(i & 0xff))
+          yield* TestClock.adjust(1)
+          const got = yield* Effect.exit(accepted.read)
+          outcomes.push(Exit.isSuccess(got) ? "ok" : "reset")
+          yield* conn.close
+          yield* accepted.close
+        }
+        return { outcomes, stats: yield* net.stats(A) }
+      }), { link: { streamLoss: 0.25 } }).pipe(Effect.scoped, Random.withSeed(seed))
+
+  it.effect("fails about the configured fraction of dials and chunks, identically with the same seed", () =>
+    Effect.gen(function*() {
+      const first = yield* faultRun("faults")
+      const count = (o: string) => first.outcomes.filter((x) => x === o).length
+      const lostRate = count("lost") / 300
+      const resetRate = count("reset") / (300 - count("lost"))
+      assert.isTrue(lostRate > 0.18 && lostRate < 0.32, `dial loss rate ${lostRate}`)
+      assert.isTrue(resetRate > 0.18 && resetRate < 0.32, `reset rate ${resetRate}`)
+      assert.strictEqual(first.stats.dialsLost, count("lost"))
+      assert.strictEqual(first.stats.streamsReset, count("reset"))
+      assert.deepStrictEqual((yield* faultRun("faults")).outcomes, first.outcomes)
+      assert.notDeepEqual((yield* faultRun("other")).outcomes, first.outcomes)
+    }))
+
+  it.effect("streamLoss out of range is a defect", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const bad = yield* Effect.exit(net.setLink(A, B, { streamLoss: -0.1 }))
+        assert.isTrue(Exit.isFailure(bad) && Cause.hasDies(bad.cause))
       })))
 })

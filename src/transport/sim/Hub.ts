@@ -11,11 +11,11 @@ import type { Random } from "effect"
 import { addressOf, parseIp, splitHostPort } from "../../Address.ts"
 import { TransportError } from "../Transport.ts"
 import type { InboundPacket, StreamConnection } from "../Transport.ts"
-import { drawDelay, drawLoss, resolveLink } from "./Link.ts"
+import { drawDelay, drawLoss, drawStreamLoss, resolveLink } from "./Link.ts"
 import type { ResolvedLink, SimLink } from "./Link.ts"
 import { Counters, Delivery, Kind, SimNode } from "./Node.ts"
 import type { SimNodeStats } from "./Node.ts"
-import { Handshake } from "./SimStream.ts"
+import { closedError, Handshake } from "./SimStream.ts"
 import type { SimEndpoint, StreamHost } from "./SimStream.ts"
 
 /** Settings fixed for the life of a network. */
@@ -125,6 +125,15 @@ export class Hub implements StreamHost {
     const bit = 1 << (k & 31)
     for (const node of groupA) setBit(node.sideA, word, bit)
     for (const node of groupB) setBit(node.sideB, word, bit)
+    // open streams across the new cut are reset at once, on both ends
+    const cut: Array<SimEndpoint> = []
+    for (const node of groupA) {
+      for (const end of node.endpoints) if (onSideB(end.peer.owner, word, bit)) cut.push(end)
+    }
+    for (const node of groupB) {
+      for (const end of node.endpoints) if (onSideA(end.peer.owner, word, bit)) cut.push(end)
+    }
+    for (const end of cut) this.reset(end)
   }
 
   heal(): void {
@@ -239,12 +248,9 @@ export class Hub implements StreamHost {
   }
 
   write(endpoint: SimEndpoint, bytes: Uint8Array, random: Random.Random): TransportError | undefined {
-    if (endpoint.closed) {
-      return new TransportError({ reason: "Closed", address: endpoint.remote, message: "the stream is closed" })
-    }
-    if (endpoint.peerClosed) {
-      return new TransportError({ reason: "Closed", address: endpoint.remote, message: "the peer closed the stream" })
-    }
+    if (endpoint.reset) return closedError(endpoint.remote, "connection reset")
+    if (endpoint.closed) return closedError(endpoint.remote, "the stream is closed")
+    if (endpoint.peerClosed) return closedError(endpoint.remote, "the peer closed the stream")
     endpoint.owner.stats.streamBytesSent += bytes.length
     this.sendOnStream(Kind.Chunk, endpoint, bytes.slice(), random)
     return undefined
@@ -267,9 +273,25 @@ export class Hub implements StreamHost {
       breakConnection(endpoint)
       return
     }
-    const at = Math.max(this.now() + drawDelay(this.link(from, to), random), endpoint.lastAt)
+    const link = this.link(from, to)
+    const at = Math.max(this.now() + drawDelay(link, random), endpoint.lastAt)
     endpoint.lastAt = at
-    this.schedule(new Delivery(kind, at, from, to, bytes, endpoint.peer, 0))
+    // a lost chunk resets the connection when it would have arrived, after what was sent before it
+    const lost = kind === Kind.Chunk && drawStreamLoss(link, random)
+    this.schedule(new Delivery(lost ? Kind.Reset : kind, at, from, to, lost ? undefined : bytes, endpoint.peer, 0))
+  }
+
+  /** The network resets a connection: both ends fail with `Closed` at once, unread bytes are discarded. */
+  reset(endpoint: SimEndpoint): void {
+    for (const end of [endpoint, endpoint.peer]) {
+      if (end.closed) continue
+      end.closed = true
+      end.reset = true
+      // an accepting end whose accept is still on its way was never seen: not counted
+      if (end.owner.endpoints.delete(end)) end.owner.stats.streamsReset++
+      end.discardInbox("connection reset")
+    }
+    breakConnection(endpoint)
   }
 
   // ---------------------------------------------------------------- delivery
@@ -279,6 +301,11 @@ export class Hub implements StreamHost {
     const to = d.to
     if (d.kind === Kind.Resume) {
       if (to.paused && to.pauseEpoch === d.epoch) this.resume(to, now)
+      return
+    }
+    if (d.kind === Kind.Reset) {
+      // the sender gives up too, so it applies whatever became of the receiver
+      this.reset(d.endpoint!)
       return
     }
     if (!to.open || to.crashed || this.blocked(d.from, to)) {
@@ -385,6 +412,9 @@ const breakConnection = (endpoint: SimEndpoint): void => {
   endpoint.broken = true
   endpoint.peer.broken = true
 }
+
+const onSideA = (node: SimNode, word: number, bit: number): boolean => ((node.sideA[word] ?? 0) & bit) !== 0
+const onSideB = (node: SimNode, word: number, bit: number): boolean => ((node.sideB[word] ?? 0) & bit) !== 0
 
 const setBit = (words: Array<number>, word: number, bit: number): void => {
   while (words.length <= word) words.push(0)

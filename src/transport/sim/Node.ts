@@ -27,6 +27,10 @@ export interface SimNodeStats {
   readonly streamsAccepted: number
   readonly streamBytesSent: number
   readonly streamBytesReceived: number
+  /** Dials this node made that a stream fault (`streamLoss`) lost. */
+  readonly dialsLost: number
+  /** Stream ends of this node reset by the network: a stream fault or a partition. */
+  readonly streamsReset: number
 }
 
 /** Mutable counters behind `SimNodeStats`. */
@@ -41,6 +45,8 @@ export class Counters implements SimNodeStats {
   streamsAccepted = 0
   streamBytesSent = 0
   streamBytesReceived = 0
+  dialsLost = 0
+  streamsReset = 0
 
   addTo(total: Counters): void {
     total.packetsSent += this.packetsSent
@@ -53,6 +59,8 @@ export class Counters implements SimNodeStats {
     total.streamsAccepted += this.streamsAccepted
     total.streamBytesSent += this.streamBytesSent
     total.streamBytesReceived += this.streamBytesReceived
+    total.dialsLost += this.dialsLost
+    total.streamsReset += this.streamsReset
   }
 
   snapshot(): SimNodeStats {
@@ -94,8 +102,8 @@ export class SimNode {
   }
 }
 
-/** Kinds of scheduled work. */
-export const Kind = { Packet: 0, Accept: 1, Chunk: 2, Fin: 3, Resume: 4 } as const
+/** Kinds of scheduled work. `Reset` stands in for a stream chunk that a stream fault lost. */
+export const Kind = { Packet: 0, Accept: 1, Chunk: 2, Fin: 3, Resume: 4, Reset: 5 } as const
 
 /** One scheduled arrival (or a timed resume). A single class for every kind keeps the hot path monomorphic. */
 export class Delivery implements Timed {

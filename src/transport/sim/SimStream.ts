@@ -34,8 +34,10 @@ export class SimEndpoint implements StreamConnection {
   closed = false
   /** The peer's close has arrived: writes fail, reads drain then fail. */
   peerClosed = false
-  /** Bytes were lost to a crash or partition: the connection carries nothing any more (like TCP to a vanished host). */
+  /** Bytes were lost in flight (a crash, a closed receiver): it carries nothing any more, like TCP to a vanished host. */
   broken = false
+  /** The network reset the connection (a stream fault or a partition); `closed` is set too. */
+  reset = false
   /** Delivery time of the last chunk sent from this end, so that jitter never reorders a stream. */
   lastAt = 0
   /** Set on the dialing end by the accept step of the handshake. */
@@ -70,8 +72,8 @@ export class SimEndpoint implements StreamConnection {
   }
 
   /** Discards the inbox: pending and later reads fail with `Closed` at once. */
-  discardInbox(): void {
-    Queue.failCauseUnsafe(this.inbox, Cause.fail(closedError(this.remote, "the stream is closed")))
+  discardInbox(message = "the stream is closed"): void {
+    Queue.failCauseUnsafe(this.inbox, Cause.fail(closedError(this.remote, message)))
     Queue.shutdownUnsafe(this.inbox)
   }
 }
