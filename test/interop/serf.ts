@@ -212,3 +212,34 @@ export const eventually = (check: Effect.Effect<boolean>, timeoutMillis: number,
     }
     return Date.now() - start
   })
+
+/** What a `serf keys -install|-use|-remove` reported. */
+export interface SerfKeysResult {
+  readonly status: number | null
+  /** Members that answered serf's internal key query; undefined when serf printed no count. */
+  readonly responded: number | undefined
+  /** Members serf asked (those it holds alive or suspect); undefined when serf printed no count. */
+  readonly asked: number | undefined
+  /** Some member answered with an error (serf then reports failures, not successes). */
+  readonly failed: boolean
+  readonly output: string
+}
+
+/**
+ * `serf keys -<op>=KEY` through the agent at `rpc`. serf applies the change on every member by
+ * an internal query and waits for every answer or the query's timeout: it exits 0 when all
+ * answered without error, else prints `e/m nodes reported failure` when some answered with an
+ * error, or `n/m nodes reported success` when none did but only n of m answered.
+ */
+export const serfKeys = (rpc: string, op: "install" | "use" | "remove", key: string): Effect.Effect<SerfKeysResult> =>
+  Effect.map(serfCli(["keys", `-${op}=${key}`, `-rpc-addr=${rpc}`]), (r) => {
+    const output = `${r.stdout}${r.stderr}`.trim()
+    const counted = /(\d+)\/(\d+) nodes reported success/.exec(output)
+    return {
+      status: r.status,
+      responded: counted === null ? undefined : Number(counted[1]),
+      asked: counted === null ? undefined : Number(counted[2]),
+      failed: /nodes reported failure/.test(output),
+      output
+    }
+  })
