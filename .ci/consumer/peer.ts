@@ -49,11 +49,17 @@ const program = Effect.gen(function*() {
     : "?"
   yield* Console.log(`metadata of ${peer}: ${role}`)
 
-  yield* Topic.send(Chat, peer, { n: 1 })
+  // One value gossiped to everyone, a malformed one injected on the topic, one sent directly.
+  yield* Topic.publish(Chat, { n: 1 })
   yield* membership.sendBestEffort(peer, malformed("chat", self))
   yield* Topic.send(Chat, peer, { n: 2 })
-  const got = yield* chat.pipe(Stream.take(2), Stream.map((d) => `${d.value.n} from ${d.from}`), Stream.runCollect, Effect.timeout("10 seconds"))
-  yield* Console.log(`topic: ${got.join(", ")}`)
+  const got = yield* chat.pipe(
+    Stream.take(2),
+    Stream.map((d) => `${d.value.n} from ${d.from} (${d.kind})`),
+    Stream.runCollect,
+    Effect.timeout("10 seconds")
+  )
+  yield* Console.log(`topic: ${[...got].sort().join(", ")}`)
 
   const client = yield* GossipRpc.client(Peer, peer)
   yield* Console.log(`rpc: ${yield* client.Whoami({ asker: self })}`)
@@ -61,8 +67,9 @@ const program = Effect.gen(function*() {
   const stats = yield* membership.stats
   yield* Console.log(`malformed values dropped: ${stats.topics.byTopic["chat"]?.decodeErrors ?? 0}`)
 
-  // Stay up until the peer is done with us too.
-  yield* Topic.publish(Done, { ok: true })
+  // Stay up until the peer is done with us too. Sent directly: it has gone out when `send`
+  // returns, so exiting right after cannot lose it.
+  yield* Topic.send(Done, peer, { ok: true })
   yield* done.pipe(Stream.take(1), Stream.runDrain, Effect.timeout("10 seconds"))
   yield* Console.log("done")
 })
