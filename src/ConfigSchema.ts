@@ -95,6 +95,37 @@ export const networkFields = {
   wireFormat: Schema.optional(Schema.Literals(["memberlist", "compact"]))
 }
 
+const Pem = Schema.Union([Schema.String, Schema.Uint8Array])
+
+/** The keys `Gossip.webSocket` adds for the WebSocket transport (see `WebSocketTransportOptions`). */
+export const webSocketFields = {
+  path: Schema.optional(Schema.String.check(Schema.isPattern(/^\/[^\s#]*$/, { message: "expected a path such as /gossip" }))),
+  advertiseUrl: Schema.optional(Schema.String),
+  tls: Schema.optional(Schema.Struct({
+    cert: Schema.optional(Pem),
+    key: Schema.optional(Pem),
+    ca: Schema.optional(Pem),
+    serverName: Schema.optional(Schema.String),
+    rejectUnauthorized: Schema.optional(Schema.Boolean)
+  })),
+  webSocket: Schema.optional(Schema.Struct({
+    maxFrameSize: Schema.optional(int(65_508, 64 * 1024 * 1024)),
+    maxConnections: Schema.optional(int(1, 1_000_000)),
+    maxConnectionsPerPeer: Schema.optional(int(1, 1_000_000)),
+    maxStreamsPerConnection: Schema.optional(int(1, 65_536)),
+    inboundStreamCapacity: Schema.optional(int(1, 1_000_000)),
+    inboundPacketCapacity: Schema.optional(int(1, 1_000_000)),
+    peerQueueSize: Schema.optional(int(1, 1_000_000)),
+    streamWindow: Schema.optional(int(16 * 1024, 64 * 1024 * 1024)),
+    idleTimeout: Schema.optional(DurationInput),
+    handshakeTimeout: Schema.optional(DurationInput),
+    keepaliveInterval: Schema.optional(DurationInput),
+    connectTimeout: Schema.optional(DurationInput),
+    reconnectBackoff: Schema.optional(DurationInput),
+    reconnectBackoffMax: Schema.optional(DurationInput)
+  }))
+}
+
 /** One thing wrong with a configuration. */
 export interface ConfigProblem {
   readonly field: string
@@ -109,6 +140,9 @@ export const GossipConfigInputSchema = Schema.Struct(configFields)
 
 /** `GossipOptions` (what `Gossip.layer` takes) as a schema. */
 export const GossipOptionsSchema = Schema.Struct({ ...configFields, ...networkFields })
+
+/** What `Gossip.webSocket` takes, as a schema. */
+export const GossipWebSocketOptionsSchema = Schema.Struct({ ...configFields, ...networkFields, ...webSocketFields })
 
 /** Checks `input` against `schema`; every problem, each with its field, or none. */
 export const checkFields = (

@@ -48,8 +48,15 @@ export type { InboundPacket, StreamConnection, TransportShape } from "./transpor
 export { Transport, TransportError, TransportReason } from "./transport/Transport.ts"
 export type { UdpTcpTransportOptions } from "./transport/UdpTcpTransport.ts"
 export { UdpTcpTransport } from "./transport/UdpTcpTransport.ts"
-export type { GossipError, GossipOptions } from "./Gossip.ts"
-export { ClusterKeyring, Gossip, GossipLive } from "./Gossip.ts"
+export type { GossipError, GossipOptions, GossipWebSocketOptions } from "./Gossip.ts"
+export { ClusterKeyring, Gossip, GossipLive, GossipLiveWebSocket } from "./Gossip.ts"
+/** The WebSocket transport: its layers (standalone, mounted, simulated), the route for an application's router, its counters. */
+export type { WebSocketTlsOptions, WebSocketTransportOptions, WebSocketTransportShape } from "./transport/ws/WebSocketTransport.ts"
+export { WebSocketTransport } from "./transport/ws/WebSocketTransport.ts"
+export type { WebSocketLimits, WebSocketLimitsInput } from "./transport/ws/Limits.ts"
+/** What the WebSocket transport refused (a request, a connection or a frame), by reason, and its counters. */
+export type { WebSocketStats } from "./transport/ws/Stats.ts"
+export { RefusalReason, WebSocketRefusal } from "./transport/ws/Stats.ts"
 export type { MemberlistCodecOptions } from "./codec/MemberlistCodec.ts"
 export { CodecConfigError, makeMemberlistCodec, MemberlistCodec } from "./codec/MemberlistCodec.ts"
 export type { EncryptionVersion } from "./security/Keyring.ts"

@@ -8,7 +8,9 @@
  */
 import { Context, Deferred, Effect, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
-import { Gossip } from "../Gossip.ts"
+import { GossipConfigError } from "../Config.ts"
+import { ClusterKeyring, Gossip, type GossipError } from "../Gossip.ts"
+import { WebSocketTransport } from "../transport/ws/WebSocketTransport.ts"
 import { Membership } from "../Membership.ts"
 import { SerfRelay } from "../serf/Relay.ts"
 import { encodeTags } from "../serf/Tags.ts"
@@ -29,17 +31,46 @@ import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
  * events and queries on (serf counts on every member to re-gossip them).
  */
 export const nodeLayer = (options: AgentOptions) =>
-  Layer.mergeAll(MemberClock.layer, SerfRelay.layer).pipe(
-    Layer.provideMerge(Gossip.layer({
-      name: options.name,
-      bind: options.bind,
-      profile: options.profile,
-      meta: encodeTags(options.tags),
-      ...serfDelegateVersions,
-      ...(Option.isSome(options.advertise) ? { advertise: options.advertise.value } : {}),
-      ...(options.encrypt.length > 0 ? { encryptionKeys: options.encrypt } : {})
-    }))
-  )
+  Layer.mergeAll(MemberClock.layer, SerfRelay.layer).pipe(Layer.provideMerge(gossipLayer(options)))
+
+/** The flags that only mean something with `--transport ws`. */
+const webSocketFlags = ["path", "advertiseUrl", "tlsCert", "tlsKey", "tlsCa", "tlsServerName"] as const
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+
+/** The node on the transport the flags ask for. */
+const gossipLayer = (options: AgentOptions): Layer.Layer<Membership | ClusterKeyring, GossipError> => {
+  const common = {
+    name: options.name,
+    bind: options.bind,
+    profile: options.profile,
+    meta: encodeTags(options.tags),
+    ...serfDelegateVersions,
+    ...(Option.isSome(options.advertise) ? { advertise: options.advertise.value } : {}),
+    ...(options.encrypt.length > 0 ? { encryptionKeys: options.encrypt } : {})
+  }
+  if (options.transport === "udp") {
+    const misplaced = webSocketFlags.filter((key) => Option.isSome(options[key]))
+    if (misplaced.length > 0) {
+      const error = GossipConfigError.of(misplaced.map((key) => ({ field: flagName(key), message: "only with --transport ws" })))
+      return Layer.unwrap(Effect.fail(error))
+    }
+    return Gossip.layer(common)
+  }
+  const value = (o: Option.Option<string>) => Option.getOrUndefined(o)
+  const tls = {
+    cert: value(options.tlsCert),
+    key: value(options.tlsKey),
+    ca: value(options.tlsCa),
+    serverName: value(options.tlsServerName)
+  }
+  return Gossip.webSocket({
+    ...common,
+    ...(Option.isSome(options.path) ? { path: options.path.value } : {}),
+    ...(Option.isSome(options.advertiseUrl) ? { advertiseUrl: options.advertiseUrl.value } : {}),
+    tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined))
+  })
+}
 
 /** serf's graceful leave: the leave intent first, then the memberlist leave (bounded by its timeout). */
 const gracefulLeave = Effect.gen(function*() {
@@ -98,8 +129,11 @@ export const runAgent = Effect.fn("gossip.agent")(
       yield* Effect.addFinalizer(() => Deferred.done(left, Exit.void))
     }
     const self = yield* membership.localMember
+    const webSocket = Context.getOption(services as unknown as Context.Context<WebSocketTransport>, WebSocketTransport)
     yield* Effect.logInfo("agent started").pipe(Effect.annotateLogs({
       address: self.address,
+      transport: options.transport,
+      ...(Option.isSome(webSocket) ? { url: webSocket.value.url } : {}),
       bind: options.bind,
       profile: options.profile,
       tags: options.tags,

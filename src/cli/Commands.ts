@@ -22,6 +22,11 @@ export const agent = Command.make("agent", agentFlags, runAgent).pipe(
     {
       command: "gossip agent --name n1 --bind 127.0.0.1:7946 --ctl 127.0.0.1:7373 --log-format json",
       description: "Start a first node with a control endpoint and JSON logs"
+    },
+    {
+      command: "gossip agent --transport ws --bind 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem " +
+        "--join https://seed.example.com/gossip",
+      description: "Gossip over WebSocket (wss), joining through an HTTPS endpoint"
     }
   ])
 )

@@ -6,6 +6,7 @@
  */
 import { Effect, Option, Schema, SchemaTransformation } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { isIP } from "node:net"
 import { hostname } from "node:os"
 import { joinHostPort } from "../Address.ts"
 import type { Profile } from "../Config.ts"
@@ -59,13 +60,32 @@ export const ControlAddress = IpEndpoint(undefined)
 
 /**
  * `--join`: whatever the library's resolver takes: `ip[:port]`, `[v6]:port`,
- * `hostname[:port]`, `srv+_service._proto.domain` or an `http(s)://` URL.
+ * `hostname[:port]`, `srv+_service._proto.domain`, a `ws(s)://` or `http(s)://` URL,
+ * or `srv+https://_service._tcp.domain/path` (the URL forms are for `--transport ws`).
  */
 export const JoinAddress = Schema.String.check(Schema.makeFilter((text: string) => {
   const t = text.trim()
-  if (/^srv\+_[^.\s]+\._[^.\s]+\.\S+$/i.test(t) || /^(https?|wss?):\/\/\S+$/i.test(t)) return true
+  if (/^srv\+_[^.\s]+\._[^.\s]+\.\S+$/i.test(t) || /^(srv\+)?(https?|wss?):\/\/\S+$/i.test(t)) return true
   const parsed = parseHostPort(t)
   return parsed._tag === "Success" || `expected host[:port] (${parsed.failure.message})`
+}))
+
+/** `--path`: where gossip is served over WebSocket, an absolute path. */
+export const GossipPath = Schema.String.check(Schema.makeFilter((text: string) =>
+  /^\/[^\s#]*$/.test(text) || "expected an absolute path such as /gossip"
+))
+
+/** `--advertise-url`: `ws(s)://ip:port/path` (or `http(s)://`); members are announced by IP and port. */
+export const AdvertiseUrl = Schema.String.check(Schema.makeFilter((text: string) => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return "expected a URL such as ws://10.0.0.5:7946/gossip"
+  }
+  if (!/^(wss?|https?):$/.test(url.protocol)) return "expected a ws://, wss://, http:// or https:// URL"
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
+  return isIP(host) !== 0 || `expected an IP address as the host, got "${host}" (members are announced by IP and port)`
 }))
 
 /** `--name`: 1 to 255 characters, as the engine requires. */
@@ -135,7 +155,7 @@ export const agentFlags = {
   bind: Flag.String("bind").pipe(
     Flag.withSchema(BindAddress),
     Flag.withDefault(`0.0.0.0:${DEFAULT_PORT}`),
-    Flag.withDescription("ip[:port] to bind UDP and TCP on")
+    Flag.withDescription("ip[:port] to bind UDP and TCP on (with --transport ws: the WebSocket server)")
   ),
   advertise: Flag.String("advertise").pipe(
     Flag.withSchema(AdvertiseAddress),
@@ -167,6 +187,36 @@ export const agentFlags = {
     Flag.optional,
     Flag.withDescription("ip:port for the HTTP control endpoint (GET /v1/members, POST /v1/leave); off when absent")
   ),
+  transport: Flag.Literals("transport", ["udp", "ws"]).pipe(
+    Flag.withDefault<TransportKind>("udp"),
+    Flag.withDescription("udp: memberlist's UDP and TCP (serf-compatible); ws: WebSocket, through HTTP(S) proxies")
+  ),
+  path: Flag.String("path").pipe(
+    Flag.withSchema(GossipPath),
+    Flag.optional,
+    Flag.withDescription("With --transport ws: the path gossip is served on (default /gossip)")
+  ),
+  advertiseUrl: Flag.String("advertise-url").pipe(
+    Flag.withSchema(AdvertiseUrl),
+    Flag.optional,
+    Flag.withDescription("With --transport ws: ws(s)://ip:port/path other members use to reach this node")
+  ),
+  tlsCert: Flag.File("tls-cert", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("With --transport ws: certificate (PEM) to serve wss; needs --tls-key")
+  ),
+  tlsKey: Flag.File("tls-key", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("With --transport ws: private key (PEM) of --tls-cert")
+  ),
+  tlsCa: Flag.File("tls-ca", { mustExist: true }).pipe(
+    Flag.optional,
+    Flag.withDescription("With --transport ws: CA certificates (PEM) trusted for the members dialed over wss")
+  ),
+  tlsServerName: Flag.String("tls-server-name").pipe(
+    Flag.optional,
+    Flag.withDescription("With --transport ws: the name members' certificates carry, checked when dialing them by IP")
+  ),
   logFormat: Flag.Literals("log-format", ["text", "json"]).pipe(
     Flag.withDefault<LogFormat>("text"),
     Flag.withDescription("text, or json: one JSON object per line")
@@ -185,6 +235,9 @@ export const membersFlags = {
   )
 } as const
 
+/** Which transport the agent runs on. */
+export type TransportKind = "udp" | "ws"
+
 /** Everything `gossip agent` runs with, as parsed from its flags. */
 export interface AgentOptions {
   readonly name: string
@@ -196,6 +249,13 @@ export interface AgentOptions {
   readonly profile: Profile
   readonly ctl: Option.Option<string>
   readonly logFormat: LogFormat
+  readonly transport: TransportKind
+  readonly path: Option.Option<string>
+  readonly advertiseUrl: Option.Option<string>
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+  readonly tlsCa: Option.Option<string>
+  readonly tlsServerName: Option.Option<string>
 }
 
 /** Everything `gossip members` runs with. */
