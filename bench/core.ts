@@ -14,7 +14,8 @@ import { sameMajorVersion } from "../src/protocol/Application.ts"
 import type { Alive, PushNodeState } from "../src/protocol/Messages.ts"
 import * as Msg from "../src/protocol/Messages.ts"
 import { BroadcastQueue } from "../src/protocol/Broadcasts.ts"
-import { NodeCore, timerKeys } from "../src/protocol/Node.ts"
+import { NodeCore } from "../src/protocol/Node.ts"
+import * as Timer from "../src/protocol/Timer.ts"
 import { retransmitLimit } from "../src/protocol/Suspicion.ts"
 import type { Sampled } from "./harness.ts"
 import { heapAfterGc, now, ns, num, perSecond, printHeader, sample, secondsSince, spread, table } from "./harness.ts"
@@ -53,17 +54,16 @@ const config = (): GossipConfigValues => ({
 
 /** The parts of `NodeCore` a benchmark needs to reach to set a scene (plain JS properties at run time). */
 interface Internals {
-  readonly broadcasts: BroadcastQueue
-  readonly seqNo: number
-  readonly probe: { readonly seqNo: number } | undefined
+  readonly dissemination: { readonly broadcasts: BroadcastQueue }
+  readonly directory: { idOf(name: string): number }
 }
 const internals = (core: NodeCore) => core as unknown as Internals
 
 /** Fails loudly if the core's internals this benchmark relies on have been renamed. */
 const checkInternals = (core: NodeCore): void => {
   const i = internals(core)
-  if (!(i.broadcasts instanceof BroadcastQueue) || typeof i.seqNo !== "number" || !("probe" in i)) {
-    throw new Error("bench/core.ts: NodeCore no longer has `broadcasts`, `seqNo` and `probe`; update the benchmark")
+  if (!(i.dissemination?.broadcasts instanceof BroadcastQueue) || typeof i.directory?.idOf !== "function") {
+    throw new Error("bench/core.ts: NodeCore no longer has `dissemination.broadcasts` and `directory`; update the benchmark")
   }
 }
 
@@ -126,21 +126,22 @@ class Fixture {
   }
 
   get queued(): number {
-    return internals(this.core).broadcasts.size
+    return this.core.queuedBroadcasts
   }
 
   /** Empties the broadcast queue (a table that has been quiet for a while). */
   quiet(): this {
-    internals(this.core).broadcasts.clear()
+    internals(this.core).dissemination.broadcasts.clear()
     this.core.drain()
     return this
   }
 
   /** Fills the broadcast queue with one pending alive per member, as right after they all joined. */
   afterJoins(): this {
-    const q = internals(this.core).broadcasts
+    const q = internals(this.core).dissemination.broadcasts
+    const directory = internals(this.core).directory
     q.clear()
-    for (let i = 1; i < this.n; i++) q.enqueue(this.aliveBytes[i]!, nameOf(i))
+    for (let i = 1; i < this.n; i++) q.enqueue(this.aliveBytes[i]!, directory.idOf(nameOf(i)))
     this.core.drain()
     return this
   }
@@ -284,9 +285,9 @@ for (const n of sizes) {
     const f = shared(n).quiet()
     const core = f.core
     const finishProbe = () => {
-      const p = internals(core).probe
-      if (p !== undefined) {
-        core.handlePacket(from, Msg.ack(p.seqNo, null), f.tick())
+      const seqNo = core.probeSeqNo
+      if (seqNo !== undefined) {
+        core.handlePacket(from, Msg.ack(seqNo, null), f.tick())
         core.drain()
       }
     }
@@ -300,11 +301,11 @@ for (const n of sizes) {
         batch: 2_000,
         prepare: (s) => {
           finishProbe()
-          s.core.timer(timerKeys.probeTick, s.tick())
+          s.core.timer(Timer.probeTick, s.tick())
           s.core.drain()
         },
         op: (s) => {
-          s.core.handlePacket(from, Msg.ack(internals(s.core).seqNo, null), s.tick())
+          s.core.handlePacket(from, Msg.ack(s.core.probeSeqNo!, null), s.tick())
           s.core.drain()
         }
       })
@@ -319,7 +320,7 @@ for (const n of sizes) {
         batch: 2_000,
         prepare: () => finishProbe(),
         op: (s) => {
-          s.core.timer(timerKeys.probeTick, s.tick())
+          s.core.timer(Timer.probeTick, s.tick())
           s.core.drain()
         }
       })
@@ -334,11 +335,11 @@ for (const n of sizes) {
         batch: 2_000,
         prepare: (s) => {
           finishProbe()
-          s.core.timer(timerKeys.probeTick, s.tick())
+          s.core.timer(Timer.probeTick, s.tick())
           s.core.drain()
         },
         op: (s) => {
-          s.core.timer(timerKeys.probe, s.tick())
+          s.core.timer(s.core.armedTimer("ProbeTimeout")!, s.tick())
           s.core.drain()
         }
       })
@@ -468,7 +469,7 @@ for (const n of sizes) {
         setup: () => f,
         batch: 10_000,
         op: (s) => {
-          s.core.timer(timerKeys.gossipTick, s.tick())
+          s.core.timer(Timer.gossipTick, s.tick())
           s.core.drain()
         }
       })
@@ -486,7 +487,7 @@ for (const n of sizes) {
         batch,
         op: (s, i) => {
           const p = s[i % k]!
-          p.core.timer(timerKeys.gossipTick, p.tick())
+          p.core.timer(Timer.gossipTick, p.tick())
           p.core.drain()
         }
       })
@@ -501,7 +502,7 @@ for (const n of sizes) {
         setup: () => f,
         batch: 10_000,
         op: (s) => {
-          s.core.timer(timerKeys.pushPullTick, s.tick())
+          s.core.timer(Timer.pushPullTick, s.tick())
           s.core.drain()
         }
       })
@@ -678,7 +679,7 @@ for (const q of quick ? [10, 1_000] : [10, 100, 1_000, 10_000]) {
   for (let i = 0; i < q; i++) bytes.push(codec.encodeMessage(aliveMsg(i + 1, 1)))
   const fill = () => {
     const queue = new BroadcastQueue()
-    for (let i = 0; i < q; i++) queue.enqueue(bytes[i]!, nameOf(i + 1))
+    for (let i = 0; i < q; i++) queue.enqueue(bytes[i]!, i + 1)
     return queue
   }
   const take = sample({
@@ -691,7 +692,7 @@ for (const q of quick ? [10, 1_000] : [10, 100, 1_000, 10_000]) {
     ...budget,
     setup: fill,
     batch: 1_000,
-    op: (queue, i) => queue.enqueue(bytes[(i * 7919) % q]!, nameOf(((i * 7919) % q) + 1))
+    op: (queue, i) => queue.enqueue(bytes[(i * 7919) % q]!, ((i * 7919) % q) + 1)
   })
   queueRows.push([q, take, replace])
   process.stderr.write(`  queue ${q}: take ${ns(take.median)} ns, replace ${ns(replace.median)} ns\n`)

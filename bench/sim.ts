@@ -22,6 +22,8 @@ import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
 import { GossipConfig } from "../src/Config.ts"
 import { Membership } from "../src/Membership.ts"
 import type { MembershipShape } from "../src/Membership.ts"
+import { SharedDirectory } from "../src/runtime/SharedDirectory.ts"
+import { Timers } from "../src/runtime/Timers.ts"
 import { SimNetwork } from "../src/transport/SimNetwork.ts"
 import { mb, now, num, printHeader, secondsSince, table } from "./harness.ts"
 
@@ -75,9 +77,9 @@ interface SimNode {
 
 const addressOf = (i: number) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}:7946`
 
-/** The compact codec, counting what it decodes (two additions per packet). */
+/** One compact codec for every node, counting what it decodes (two additions per packet). */
 const decoded = { messages: 0, alives: 0 }
-const countingCodec = Layer.sync(Codec, () => {
+const countingCodec = Layer.succeed(Codec, (() => {
   const codec = makeCompactCodec()
   return {
     ...codec,
@@ -88,7 +90,7 @@ const countingCodec = Layer.sync(Codec, () => {
       return out
     }
   }
-})
+})())
 
 const startNode = (name: string, address: string) =>
   Effect.gen(function*() {
@@ -230,6 +232,8 @@ const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profili
 const child = async (n: number, virtualMs: number, budgetSeconds: number, profiling: Profiling | undefined) => {
   const program = runCluster(n, virtualMs, budgetSeconds, profiling).pipe(
     Effect.provide(SimNetwork.layer()),
+    // one timer wheel and one member directory for every node of the simulated network
+    Effect.provide(Layer.mergeAll(Timers.layer, SharedDirectory.layer)),
     Effect.provide(TestClock.layer({ warningDelay: "120 seconds" })),
     Random.withSeed(1)
   )

@@ -1,8 +1,32 @@
 /**
  * Addresses as memberlist carries them: an IP as raw bytes (4, or 16 for IPv6 and
  * Go's IPv4-mapped form) plus a port, and the `host:port` text a transport dials.
+ * Plain functions, usable by the protocol core: no platform imports.
  */
-import { isIPv4, isIPv6 } from "node:net"
+
+// The literal forms Node's `net.isIPv4` and `net.isIPv6` accept (its own expressions).
+const v4Seg = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+const v4Str = `(?:${v4Seg}\\.){3}${v4Seg}`
+const IPV4 = new RegExp(`^${v4Str}$`)
+const v6Seg = "(?:[0-9a-fA-F]{1,4})"
+const IPV6 = new RegExp(
+  "^(?:" +
+    `(?:${v6Seg}:){7}(?:${v6Seg}|:)|` +
+    `(?:${v6Seg}:){6}(?:${v4Str}|:${v6Seg}|:)|` +
+    `(?:${v6Seg}:){5}(?::${v4Str}|(?::${v6Seg}){1,2}|:)|` +
+    `(?:${v6Seg}:){4}(?:(?::${v6Seg}){0,1}:${v4Str}|(?::${v6Seg}){1,3}|:)|` +
+    `(?:${v6Seg}:){3}(?:(?::${v6Seg}){0,2}:${v4Str}|(?::${v6Seg}){1,4}|:)|` +
+    `(?:${v6Seg}:){2}(?:(?::${v6Seg}){0,3}:${v4Str}|(?::${v6Seg}){1,5}|:)|` +
+    `(?:${v6Seg}:){1}(?:(?::${v6Seg}){0,4}:${v4Str}|(?::${v6Seg}){1,6}|:)|` +
+    `(?::(?:(?::${v6Seg}){0,5}:${v4Str}|(?::${v6Seg}){1,7}|:))` +
+    ")(?:%[0-9a-zA-Z-.:]{1,})?$"
+)
+
+/** Whether `text` is an IPv4 literal (dotted quad), as `net.isIPv4` decides. */
+export const isIPv4 = (text: string): boolean => IPV4.test(text)
+
+/** Whether `text` is an IPv6 literal (zone allowed), as `net.isIPv6` decides. */
+export const isIPv6 = (text: string): boolean => IPV6.test(text)
 
 /** Formats raw IP bytes as text; a 16-byte IPv4-mapped address prints as IPv4. */
 export const formatIp = (ip: Uint8Array): string => {

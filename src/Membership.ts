@@ -2,7 +2,7 @@
  * The `Membership` service: who is in the cluster, as a stream; what happens to
  * them, as typed events; and the operations a node performs on the cluster.
  */
-import { Context, Effect, Layer, Result, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Result, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Channel } from "./channel/Channel.ts"
 import { ChannelError, openChannel as openChannelOn } from "./channel/Channel.ts"
@@ -15,6 +15,7 @@ import { BroadcastTimeoutError, JoinError, MessageError, MetadataTooLargeError }
 import type { Member } from "./Member.ts"
 import type { MemberEvent, MemberRefused } from "./MemberEvent.ts"
 import * as Msg from "./protocol/Messages.ts"
+import { fitsBare } from "./protocol/PacketBudget.ts"
 import type { NodeStats, UserMessage } from "./runtime/NodeActor.ts"
 import { makeNode } from "./runtime/NodeActor.ts"
 import type { TopicHub, TopicsStats } from "./topic/Hub.ts"
@@ -125,7 +126,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
       const transport = yield* Transport
       const codec = yield* Codec
       const topics = yield* makeTopicHub(config.name)
-      const node = yield* makeNode(config, transport, codec, { intercept: topics.intercept })
+      const node = yield* makeNode(config, transport, codec, { intercept: topics.intercept, report: topics.report })
 
       const join = Effect.fn("Membership.join")(function*(addresses: ReadonlyArray<string>) {
         const errors: Array<string> = []
@@ -161,7 +162,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
 
       const waitBroadcast = (notify: number, timeout: number, operation: "leave" | "updateMetadata") =>
         Effect.gen(function*() {
-          if (!(yield* node.call((c) => c.anyAlive()))) return
+          if (!(yield* node.anyAlive)) return
           yield* node.awaitBroadcast(notify).pipe(
             Effect.timeoutOrElse({
               duration: timeout,
@@ -172,24 +173,20 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         })
 
       const leave = Effect.gen(function*() {
-        const notify = yield* node.call((c, now) => c.leave(now))
+        const notify = yield* node.leave
         if (notify !== undefined) yield* waitBroadcast(notify, config.leaveTimeout, "leave")
       }).pipe(Effect.withSpan("Membership.leave"))
 
-      const metaLimit = config.metaMaxSize - node.core.metaHeaderSize
+      const metaLimit = config.metaMaxSize - node.metaHeaderSize
       const updateMetadata = Effect.fn("Membership.updateMetadata")(function*(meta: Uint8Array) {
         if (meta.length > metaLimit) return yield* new MetadataTooLargeError({ size: meta.length, limit: metaLimit })
-        const notify = yield* node.call((c, now) => c.updateMeta(meta, now))
+        const notify = yield* node.updateMetadata(meta)
         yield* waitBroadcast(notify, config.updateTimeout, "updateMetadata")
       })
 
       const queueBroadcast = Effect.fnUntraced(function*(payload: Uint8Array, relayed: boolean) {
-        const refused = yield* node.call((c) => {
-          if (c.hasLeft) return "left" as const
-          const queued = relayed ? c.broadcastUser(payload) : c.broadcastUnrelayed(payload)
-          return queued ? undefined : { budget: c.broadcastBudget }
-        })
-        if (refused === "left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
+        const refused = yield* node.broadcast(payload, relayed)
+        if (refused?._tag === "Left") return yield* new MessageError({ reason: "Left", message: "this node has left" })
         if (refused !== undefined) {
           return yield* new MessageError({
             reason: "TooLarge",
@@ -198,13 +195,13 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         }
       })
 
-      // From the published table, not through the actor: a send must not queue behind the protocol.
+      // From the table at once, not through the actor: a send must not queue behind the protocol.
       const addressOf = (name: string) =>
-        Effect.flatMap(SubscriptionRef.get(node.members), (members) => {
-          const m = members.find((x) => x.name === name)
-          return m === undefined || m.state === "dead" || m.state === "left"
+        Effect.suspend(() => {
+          const address = node.liveAddress(name)
+          return address === undefined
             ? Effect.fail(new MessageError({ reason: "UnknownNode", message: `no live member named "${name}"` }))
-            : Effect.succeed(m.address)
+            : Effect.succeed(address)
         })
 
       const sendBestEffort = Effect.fnUntraced(function*(member: string, payload: Uint8Array) {
@@ -231,7 +228,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
 
       // A datagram within the packet budget is unlikely to be fragmented or dropped for its size.
       const send = (member: string, payload: Uint8Array) =>
-        codec.encodeMessage(Msg.user(payload)).length + codec.packetOverhead <= config.udpBufferSize
+        fitsBare(codec.encodeMessage(Msg.user(payload)).length, codec.packetOverhead, config.udpBufferSize)
           ? sendBestEffort(member, payload)
           : sendReliable(member, payload)
 
@@ -259,13 +256,13 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         })
 
       return Membership.of({
-        members: SubscriptionRef.changes(node.members),
-        currentMembers: SubscriptionRef.get(node.members),
+        members: node.members.changes,
+        currentMembers: Effect.sync(() => node.members.current),
         events: node.events.stream,
         subscribeEvents: Effect.map(node.events.subscribe(), (s) => s.stream),
-        localMember: node.call((c) => c.local),
-        numMembers: node.call((c) => c.numMembers),
-        healthScore: node.call((c) => c.awareness.score),
+        localMember: node.localMember,
+        numMembers: node.numMembers,
+        healthScore: node.healthScore,
         join,
         leave,
         updateMetadata,
@@ -280,7 +277,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         openChannel,
         serveChannel,
         config,
-        stats: Effect.sync(() => ({ ...node.stats(), topics: topics.stats() })),
+        stats: Effect.map(node.stats, (stats) => ({ ...stats, topics: topics.stats() })),
         topics
       })
     })

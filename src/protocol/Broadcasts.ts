@@ -9,55 +9,72 @@
  * the best candidate (longest, then newest) is last: taking what fits costs a
  * binary search per message taken rather than a sort of the whole queue per
  * packet, and a new broadcast usually lands at the end of its tier.
+ *
+ * Storage is by column (an item is a slot in typed arrays; a tier is a sorted
+ * array of slots), about 30 bytes an item besides the bytes themselves, which
+ * are shared when the encoder hands out shared bytes: a node just after joining
+ * a cluster of ten thousand queues ten thousand alives.
  */
 
 /** A compound counts its parts in one byte. */
 export const MAX_PARTS = 255
 
-interface Item {
-  readonly key: string | undefined
-  readonly bytes: Uint8Array
-  readonly id: number
-  readonly notify: number | undefined
-  transmits: number
-}
+/** Ids order items within a tier; they are renumbered before they would overflow. */
+const MAX_ID = 0x7fffffff
 
-/** Order within a tier, worst candidate first: shorter first, then older first. */
-const before = (a: Item, b: Item): boolean =>
-  a.bytes.length < b.bytes.length || (a.bytes.length === b.bytes.length && a.id < b.id)
+/** A growable array of slots. */
+class Tier {
+  items = new Int32Array(8)
+  length = 0
 
-/** Index where `item` belongs in `tier`. */
-const insertionPoint = (tier: ReadonlyArray<Item>, item: Item): number => {
-  let lo = 0
-  let hi = tier.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (before(tier[mid]!, item)) lo = mid + 1
-    else hi = mid
+  insertAt(i: number, slot: number): void {
+    if (this.length === this.items.length) {
+      const items = new Int32Array(Math.ceil(this.items.length * 1.5))
+      items.set(this.items)
+      this.items = items
+    }
+    this.items.copyWithin(i + 1, i, this.length)
+    this.items[i] = slot
+    this.length++
   }
-  return lo
+
+  removeAt(i: number): void {
+    this.items.copyWithin(i, i + 1, this.length)
+    this.length--
+  }
 }
 
-/** The last index below `end` whose message is at most `free` bytes long, or -1. */
-const lastFitting = (tier: ReadonlyArray<Item>, end: number, free: number): number => {
-  let lo = 0
-  let hi = end
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (tier[mid]!.bytes.length <= free) lo = mid + 1
-    else hi = mid
-  }
-  return lo - 1
+/** Given the key of a queued item: the queue holds it while the item is queued. */
+export interface KeyHolder {
+  readonly retain: (key: number) => void
+  readonly release: (key: number) => void
 }
+
+const noKeys: KeyHolder = { retain: () => {}, release: () => {} }
 
 export class BroadcastQueue {
-  /** `tiers[t]`: items sent `t` times, in selection order. */
-  private readonly tiers: Array<Array<Item>> = []
-  private readonly byKey = new Map<string, Item>()
+  /** `tiers[t]`: items sent `t` times, worst candidate first: shorter first, then older first. */
+  private readonly tiers: Array<Tier> = []
+  private bytes: Array<Uint8Array | undefined> = []
+  /** Byte lengths, capped at 65,535 (more than any datagram: such an item never fits). */
+  private lengths = new Uint16Array(8)
+  private ids = new Int32Array(8)
+  private transmits = new Uint16Array(8)
+  /** The item's key, -1 when it has none. */
+  private keys = new Int32Array(8)
+  private readonly notifies = new Map<number, number>()
+  private readonly free: Array<number> = []
+  /** The queued item of each key, -1 when none. */
+  private byKey = new Int32Array(0)
+  private readonly holder: KeyHolder
   private count = 0
   private nextId = 0
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
+
+  constructor(holder: KeyHolder = noKeys) {
+    this.holder = holder
+  }
 
   /** Queued broadcasts. */
   get size(): number {
@@ -65,17 +82,28 @@ export class BroadcastQueue {
   }
 
   /**
-   * Queues `bytes`; with a `key`, replaces the queued broadcast with that key.
-   * `notify` is reported in `finished` once this broadcast is done.
+   * Queues `bytes`; with a `key` (a small non-negative integer), replaces the queued
+   * broadcast with that key. `notify` is reported in `finished` once this broadcast is done.
    */
-  enqueue(bytes: Uint8Array, key?: string, notify?: number): void {
-    if (key !== undefined) {
-      const old = this.byKey.get(key)
-      if (old !== undefined) this.remove(old)
+  enqueue(bytes: Uint8Array, key?: number, notify?: number): void {
+    if (key !== undefined && key < this.byKey.length) {
+      const old = this.byKey[key]!
+      if (old >= 0) this.remove(old)
     }
-    const item: Item = { key, bytes, id: this.nextId++, notify, transmits: 0 }
-    this.insert(item)
-    if (key !== undefined) this.byKey.set(key, item)
+    if (this.nextId === MAX_ID) this.renumber()
+    const slot = this.allocate()
+    this.bytes[slot] = bytes
+    this.lengths[slot] = Math.min(bytes.length, 0xffff)
+    this.ids[slot] = this.nextId++
+    this.transmits[slot] = 0
+    this.keys[slot] = key ?? -1
+    if (notify !== undefined) this.notifies.set(slot, notify)
+    if (key !== undefined) {
+      this.holder.retain(key)
+      if (key >= this.byKey.length) this.growKeys(key + 1)
+      this.byKey[key] = slot
+    }
+    this.insert(slot)
   }
 
   /**
@@ -85,59 +113,146 @@ export class BroadcastQueue {
   take(overhead: number, limit: number, transmitLimit: number, maxCount = MAX_PARTS): Array<Uint8Array> {
     const out: Array<Uint8Array> = []
     if (this.count === 0 || maxCount <= 0) return out
-    const taken: Array<Item> = []
+    const taken: Array<number> = []
     let free = limit - overhead
     for (let t = 0; t < this.tiers.length && free > 0 && taken.length < maxCount; t++) {
       const tier = this.tiers[t]!
-      let i = lastFitting(tier, tier.length, free)
+      let i = this.lastFitting(tier, tier.length, free)
       while (i >= 0 && free > 0 && taken.length < maxCount) {
-        const item = tier[i]!
+        const slot = tier.items[i]!
         // Taken items leave their tier now and come back one tier up after the walk,
         // so that a single packet never carries the same broadcast twice.
-        tier.splice(i, 1)
-        taken.push(item)
-        out.push(item.bytes)
-        free -= overhead + item.bytes.length
-        i = lastFitting(tier, i, free)
+        tier.removeAt(i)
+        taken.push(slot)
+        out.push(this.bytes[slot]!)
+        free -= overhead + this.lengths[slot]!
+        i = this.lastFitting(tier, i, free)
       }
     }
     this.count -= taken.length
-    for (const item of taken) {
-      item.transmits++
-      if (item.transmits >= transmitLimit) this.finish(item)
-      else this.insert(item)
+    for (const slot of taken) {
+      if (++this.transmits[slot]! >= transmitLimit) this.finish(slot)
+      else this.insert(slot)
     }
     return out
   }
 
   /** Drops everything (a node shutting down), reporting each waiter as finished. */
   clear(): void {
-    for (const tier of this.tiers) for (const item of tier) this.finish(item)
+    for (const tier of this.tiers) for (let i = 0; i < tier.length; i++) this.finish(tier.items[i]!)
     this.tiers.length = 0
     this.count = 0
   }
 
-  private insert(item: Item): void {
-    while (this.tiers.length <= item.transmits) this.tiers.push([])
-    const tier = this.tiers[item.transmits]!
-    tier.splice(insertionPoint(tier, item), 0, item)
+  /** Bytes held by the columns and indexes, the queued bytes themselves not counted. */
+  get footprint(): number {
+    let tiers = 0
+    for (const tier of this.tiers) tiers += tier.items.byteLength
+    return this.bytes.length * 8 + this.lengths.byteLength + this.ids.byteLength + this.transmits.byteLength +
+      this.keys.byteLength + this.byKey.byteLength + tiers
+  }
+
+  /** Whether `a` is a worse candidate than `b`: shorter, or as long and older. */
+  private before(a: number, b: number): boolean {
+    const la = this.lengths[a]!
+    const lb = this.lengths[b]!
+    return la < lb || (la === lb && this.ids[a]! < this.ids[b]!)
+  }
+
+  /** Index where `slot` belongs in `tier`. */
+  private insertionPoint(tier: Tier, slot: number): number {
+    let lo = 0
+    let hi = tier.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.before(tier.items[mid]!, slot)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** The last index below `end` whose message is at most `free` bytes long, or -1. */
+  private lastFitting(tier: Tier, end: number, free: number): number {
+    let lo = 0
+    let hi = end
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.lengths[tier.items[mid]!]! <= free) lo = mid + 1
+      else hi = mid
+    }
+    return lo - 1
+  }
+
+  private insert(slot: number): void {
+    const t = this.transmits[slot]!
+    while (this.tiers.length <= t) this.tiers.push(new Tier())
+    const tier = this.tiers[t]!
+    tier.insertAt(this.insertionPoint(tier, slot), slot)
     this.count++
   }
 
-  private remove(item: Item): void {
-    const tier = this.tiers[item.transmits]
+  private remove(slot: number): void {
+    const tier = this.tiers[this.transmits[slot]!]
     if (tier !== undefined) {
-      const i = insertionPoint(tier, item)
-      if (tier[i] === item) {
-        tier.splice(i, 1)
+      const i = this.insertionPoint(tier, slot)
+      if (tier.items[i] === slot && i < tier.length) {
+        tier.removeAt(i)
         this.count--
       }
     }
-    this.finish(item)
+    this.finish(slot)
   }
 
-  private finish(item: Item): void {
-    if (item.key !== undefined && this.byKey.get(item.key) === item) this.byKey.delete(item.key)
-    if (item.notify !== undefined) this.finished.push(item.notify)
+  private finish(slot: number): void {
+    const key = this.keys[slot]!
+    if (key >= 0) {
+      if (this.byKey[key] === slot) this.byKey[key] = -1
+      this.holder.release(key)
+    }
+    const notify = this.notifies.get(slot)
+    if (notify !== undefined) {
+      this.notifies.delete(slot)
+      this.finished.push(notify)
+    }
+    this.bytes[slot] = undefined
+    this.free.push(slot)
+  }
+
+  private allocate(): number {
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    const slot = this.bytes.length
+    this.bytes.push(undefined)
+    if (slot === this.lengths.length) {
+      const size = Math.ceil(slot * 1.5)
+      const lengths = new Uint16Array(size)
+      lengths.set(this.lengths)
+      this.lengths = lengths
+      const ids = new Int32Array(size)
+      ids.set(this.ids)
+      this.ids = ids
+      const transmits = new Uint16Array(size)
+      transmits.set(this.transmits)
+      this.transmits = transmits
+      const keys = new Int32Array(size)
+      keys.set(this.keys)
+      this.keys = keys
+    }
+    return slot
+  }
+
+  private growKeys(min: number): void {
+    const byKey = new Int32Array(Math.max(min, Math.ceil(this.byKey.length * 1.5), 8)).fill(-1)
+    byKey.set(this.byKey)
+    this.byKey = byKey
+  }
+
+  /** Gives the queued items ids 0, 1, … in their present order, which keeps every tier sorted. */
+  private renumber(): void {
+    const live: Array<number> = []
+    for (const tier of this.tiers) for (let i = 0; i < tier.length; i++) live.push(tier.items[i]!)
+    live.sort((a, b) => this.ids[a]! - this.ids[b]!)
+    for (let i = 0; i < live.length; i++) this.ids[live[i]!] = i
+    this.nextId = live.length
   }
 }

@@ -3,6 +3,7 @@
  * carries these out (sockets, timers, streams, publishing).
  */
 import type { MemberEvent, MemberRefused } from "../MemberEvent.ts"
+import type { Timer } from "./Timer.ts"
 
 /** Send one datagram made of these encoded parts (one part bare, several as a compound). */
 export interface SendPacket {
@@ -12,16 +13,17 @@ export interface SendPacket {
   readonly checksum: boolean
 }
 
-/** (Re)arm the timer `key` to fire at Clock millis `at`; an armed timer with that key is replaced. */
+/** Hand `timer` back (through `NodeCore.timer`) once the Clock reaches millis `at`. */
 export interface SetTimer {
   readonly _tag: "SetTimer"
-  readonly key: string
+  readonly timer: Timer
   readonly at: number
 }
 
+/** `timer`, armed earlier, is no longer wanted. */
 export interface CancelTimer {
   readonly _tag: "CancelTimer"
-  readonly key: string
+  readonly timer: Timer
 }
 
 /** Probe `node` at `to` over a reliable stream, reporting by `deadline` through `tcpPingResult`. */
@@ -76,3 +78,33 @@ export type Output =
   | Refuse
   | BroadcastDone
   | Deliver
+
+/** Where the parts of the core put their outputs until the shell drains them. */
+export class Outbox {
+  private out: Array<Output> = []
+  private tokens = 0
+
+  push(output: Output): void {
+    this.out.push(output)
+  }
+
+  setTimer(timer: Timer, at: number): void {
+    this.out.push({ _tag: "SetTimer", timer, at })
+  }
+
+  cancelTimer(timer: Timer): void {
+    this.out.push({ _tag: "CancelTimer", timer })
+  }
+
+  /** A token no timer of this core has carried before. */
+  token(): number {
+    return ++this.tokens
+  }
+
+  /** Everything pushed since the last call. */
+  take(): Array<Output> {
+    const out = this.out
+    this.out = []
+    return out
+  }
+}

@@ -1,9 +1,9 @@
 /**
  * Effect `Metric`s of a node, labelled with its name. They are fed from the
- * node's plain counters once a second rather than per packet, which keeps the
- * packet path free of metric bookkeeping.
+ * node's plain counters once a second (a timer of the node's) rather than per
+ * packet, which keeps the packet path free of metric bookkeeping.
  */
-import { Effect, Metric, Schedule } from "effect"
+import { Effect, Metric } from "effect"
 import type { NodeStats } from "./NodeActor.ts"
 
 /** A counter that is only ever added to. */
@@ -22,10 +22,6 @@ export const counterFeed = () => {
     return delta > 0 ? Metric.update(Metric.withAttributes(metric, attributes), delta) : Effect.void
   }
 }
-
-/** Runs `sync` once a second until interrupted. */
-export const everySecond = (sync: Effect.Effect<void>): Effect.Effect<void> =>
-  Effect.asVoid(Effect.repeat(sync, Schedule.spaced("1 second")))
 
 const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]> = [
   ["packetsReceived", counter("gossip_packets_received", "Datagrams received")],
@@ -53,20 +49,16 @@ const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]
 const members = Metric.gauge("gossip_members", { description: "Members alive or suspect, self included" })
 const health = Metric.gauge("gossip_health_score", { description: "Lifeguard local health score (0 = healthy)" })
 
-/** Publishes `stats()` as metrics every second until interrupted. */
-export const reportMetrics = (
-  node: string,
-  stats: () => NodeStats,
-  gauges: () => { readonly members: number; readonly health: number }
-): Effect.Effect<void> => {
+/** Feeds one node's metrics: call it with the counters and gauges as they are now. */
+export const nodeMetrics = (
+  node: string
+): (stats: NodeStats, gauges: { readonly members: number; readonly health: number }) => Effect.Effect<void> => {
   const feed = counterFeed()
   const attributes = { node }
-  const sync = Effect.gen(function*() {
-    const now = stats()
-    for (const [key, metric] of counters) yield* feed(key, metric, now[key], attributes)
-    const g = gauges()
-    yield* Metric.update(Metric.withAttributes(members, attributes), g.members)
-    yield* Metric.update(Metric.withAttributes(health, attributes), g.health)
-  })
-  return everySecond(sync)
+  return (stats, gauges) =>
+    Effect.gen(function*() {
+      for (const [key, metric] of counters) yield* feed(key, metric, stats[key], attributes)
+      yield* Metric.update(Metric.withAttributes(members, attributes), gauges.members)
+      yield* Metric.update(Metric.withAttributes(health, attributes), gauges.health)
+    })
 }

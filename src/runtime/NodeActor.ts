@@ -4,7 +4,7 @@
  * stream exchanges, events) is carried out here. Every fiber lives in the scope
  * the node is built in, so closing it stops the node completely.
  */
-import { Cause, Clock, Deferred, Effect, Exit, FiberMap, FiberSet, Queue, Random, SubscriptionRef } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberSet, Queue, Random } from "effect"
 import type { Scope } from "effect"
 import { boundForChannel } from "../channel/Channel.ts"
 import { decodeHello, isHello } from "../channel/Hello.ts"
@@ -16,13 +16,19 @@ import type { Member } from "../Member.ts"
 import type { MemberEvent, MemberRefused } from "../MemberEvent.ts"
 import * as Msg from "../protocol/Messages.ts"
 import type { PacketMessage, PushPull, StreamMessage } from "../protocol/Messages.ts"
+import { Directory } from "../protocol/Directory.ts"
 import { NodeCore } from "../protocol/Node.ts"
 import type { Output } from "../protocol/Outputs.ts"
+import type { Timer } from "../protocol/Timer.ts"
 import { TransportError } from "../transport/Transport.ts"
 import type { StreamConnection, TransportShape } from "../transport/Transport.ts"
 import { Fanout } from "./Fanout.ts"
-import { reportMetrics } from "./Metrics.ts"
+import { MemberView } from "./MemberView.ts"
+import { nodeMetrics } from "./Metrics.ts"
+import { SharedDirectory } from "./SharedDirectory.ts"
 import { readStreamMessage, StreamReader } from "./StreamIO.ts"
+import { makeTimers, Timers } from "./Timers.ts"
+import type { TimerEntry, TimerTarget } from "./TimerWheel.ts"
 
 /** An application message as received. */
 export interface UserMessage {
@@ -72,6 +78,8 @@ export const SUBSCRIBER_CAPACITY = 1024
 const REFUSAL_CAPACITY = 256
 /** Mailbox room for timers, call results and calls, beyond the packets' allowance. */
 const CONTROL_CAPACITY = 4096
+/** How often the node's counters are fed to its metrics. */
+const REPORT_INTERVAL = 1000
 
 /** Probes and their answers: small, time-critical, and allowed their own share of the mailbox. */
 const isProbeTraffic = (m: PacketMessage): boolean =>
@@ -79,31 +87,57 @@ const isProbeTraffic = (m: PacketMessage): boolean =>
 
 type Input =
   | { readonly _tag: "Packet"; readonly from: string; readonly message: PacketMessage }
-  | { readonly _tag: "Timer"; readonly key: string; readonly generation: number }
+  | { readonly _tag: "Timer"; readonly timer: Timer }
+  | { readonly _tag: "Report" }
   | { readonly _tag: "TcpPingResult"; readonly seqNo: number; readonly ok: boolean }
   | { readonly _tag: "Call"; readonly run: (core: NodeCore, now: number) => void }
 
+/** Why an application broadcast was not queued. */
+export type BroadcastRefusal = { readonly _tag: "Left" } | { readonly _tag: "TooLarge"; readonly budget: number }
+
 export interface NodeHandle {
-  readonly core: NodeCore
-  readonly members: SubscriptionRef.SubscriptionRef<ReadonlyArray<Member>>
+  /** The member table: the current one, and the table after every change. */
+  readonly members: MemberView
   readonly events: Fanout<MemberEvent>
   readonly messages: Fanout<UserMessage>
   readonly refusals: Fanout<MemberRefused>
   /** The channels this node serves. */
   readonly channels: ChannelRegistry
-  /** Runs `f` inside the actor, between two inputs, and returns its result. */
-  call<A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A>
+  /** Bytes the application header takes out of `metaMaxSize`. */
+  readonly metaHeaderSize: number
+  /** This node's entry. */
+  readonly localMember: Effect.Effect<Member>
+  /** Members alive or suspect, self included. */
+  readonly numMembers: Effect.Effect<number>
+  /** Lifeguard's local health score. */
+  readonly healthScore: Effect.Effect<number>
+  /** Whether any other member might still hear from us. */
+  readonly anyAlive: Effect.Effect<boolean>
+  /** Starts a graceful leave; the broadcast to wait for, if one was queued. */
+  readonly leave: Effect.Effect<number | undefined>
+  /** Announces new metadata; the broadcast to wait for. */
+  updateMetadata(meta: Uint8Array): Effect.Effect<number>
+  /** Queues an application broadcast (passed on by receivers when `relayed`). */
+  broadcast(payload: Uint8Array, relayed: boolean): Effect.Effect<BroadcastRefusal | undefined>
+  /**
+   * The address of a live member, read from the table at once rather than through the actor:
+   * a send must not queue behind the protocol.
+   */
+  liveAddress(name: string): string | undefined
   /** Waits for a broadcast notification from the core. */
   awaitBroadcast(notify: number): Effect.Effect<void>
   /** A push/pull with the node at `address`; merges the answer. */
   pushPull(address: string, join: boolean): Effect.Effect<void, PushPullError | IncompatibleMemberError>
-  stats(): NodeStats
+  /** The node's counters, read inside the actor. */
+  readonly stats: Effect.Effect<NodeStats>
 }
 
 /** How the node's owner takes part in delivery. */
 export interface NodeOptions {
   /** Sees every application message first; true means it was consumed and goes no further. */
   readonly intercept?: (message: UserMessage) => boolean
+  /** Runs with the node's own metrics, once a second. */
+  readonly report?: Effect.Effect<void>
 }
 
 export const makeNode = (
@@ -115,23 +149,50 @@ export const makeNode = (
   Effect.gen(function*() {
     const random = yield* Random.Random
     const start = yield* Clock.currentTimeMillis
+    const shared = yield* Effect.serviceOption(SharedDirectory)
     const core = new NodeCore({
       config,
       encode: (m) => codec.encodeMessage(m),
+      encoding: codec,
       compoundHeaderOverhead: codec.compoundHeaderOverhead,
       compoundPartOverhead: codec.compoundPartOverhead,
       packetOverhead: () => codec.packetOverhead,
       addr: transport.advertise.addr,
       port: transport.advertise.port,
-      random: () => random.nextDoubleUnsafe()
+      random: () => random.nextDoubleUnsafe(),
+      directory: shared._tag === "Some" ? shared.value : new Directory()
     }, start)
+    // Gives the interned names back to a shared directory once the actor has stopped.
+    yield* Effect.addFinalizer(() => Effect.sync(() => core.release()))
+    const sharedTimers = yield* Effect.serviceOption(Timers)
+    const timers = sharedTimers._tag === "Some" ? sharedTimers.value : yield* makeTimers
 
     // Packets are admitted up to `handoffQueueDepth` waiting (see the receiver); the rest of the
     // room is for timers, call results and calls, whose producers wait when it is full.
     const mailbox = yield* Queue.bounded<Input>(2 * config.handoffQueueDepth + CONTROL_CAPACITY)
-    const timers = yield* FiberMap.make<string>()
+    // Timer inputs never wait: when the mailbox is full they queue here, behind its batch.
+    const overflow: Array<Input> = []
+    const post = (input: Input): void => {
+      if (!Queue.offerUnsafe(mailbox, input)) overflow.push(input)
+    }
+    // The timers the core armed and has not seen fire, so that it can cancel them.
+    const armed = new Map<Timer, TimerEntry<Timer>>()
+    const timerTarget: TimerTarget<Timer> = {
+      fire: (timer) => {
+        armed.delete(timer)
+        post({ _tag: "Timer", timer })
+      }
+    }
+    const reportTarget: TimerTarget<number> = {
+      fire: (at) => {
+        reporting = timers.schedule(at + REPORT_INTERVAL, reportTarget, at + REPORT_INTERVAL)
+        post({ _tag: "Report" })
+      }
+    }
+    let reporting: TimerEntry<number> | undefined = undefined
     const background = yield* FiberSet.make()
-    const members = yield* SubscriptionRef.make<ReadonlyArray<Member>>(core.members())
+    const members = yield* MemberView.make(() => core.members())
+    let publishedVersion = core.tableVersion
     // A subscriber that falls behind loses the oldest events (the newest say how things are now)
     // and the newest messages (as memberlist's handoff queue does); each loss is counted.
     const events = new Fanout<MemberEvent>(SUBSCRIBER_CAPACITY, "sliding")
@@ -142,8 +203,6 @@ export const makeNode = (
     let pendingGossip = 0
     const waiters = new Map<number, Deferred.Deferred<void>>()
     const done = new Set<number>()
-    const timerGeneration = new Map<string, number>()
-    let generation = 0
     const counters = {
       packetsReceived: 0,
       packetsSent: 0,
@@ -164,9 +223,10 @@ export const makeNode = (
       options.intercept !== undefined && options.intercept(message)
         ? Effect.void
         : Effect.sync(() => messages.publish(message))
-    const stats = (): NodeStats => ({
+    /** For the actor only: the counters as they are between two inputs. */
+    const statsNow = (): NodeStats => ({
       ...counters,
-      ...core.stats,
+      ...core.stats(),
       eventsDropped: events.dropped,
       messagesDropped: messages.dropped
     })
@@ -346,20 +406,17 @@ export const makeNode = (
           }
           return sendPacket(o.to, bytes)
         }
-        case "SetTimer": {
-          const gen = ++generation
-          timerGeneration.set(o.key, gen)
-          return Effect.asVoid(FiberMap.run(
-            timers,
-            o.key,
-            Effect.sleep(Math.max(0, o.at - now)).pipe(
-              Effect.andThen(Queue.offer(mailbox, { _tag: "Timer", key: o.key, generation: gen }))
-            )
-          ))
+        case "SetTimer":
+          armed.set(o.timer, timers.schedule(o.at, timerTarget, o.timer))
+          return Effect.void
+        case "CancelTimer": {
+          const entry = armed.get(o.timer)
+          if (entry !== undefined) {
+            armed.delete(o.timer)
+            timers.cancel(entry)
+          }
+          return Effect.void
         }
-        case "CancelTimer":
-          timerGeneration.delete(o.key)
-          return FiberMap.remove(timers, o.key)
         case "TcpPing":
           return Effect.asVoid(FiberSet.run(background, tcpPing(o.seqNo, o.to, o.node, o.deadline)))
         case "StartPushPull":
@@ -397,10 +454,11 @@ export const makeNode = (
           else pendingGossip--
           return core.handlePacket(input.from, input.message, now)
         case "Timer":
-          // A timer that fired after being re-armed or cancelled is stale.
-          if (timerGeneration.get(input.key) !== input.generation) return
-          timerGeneration.delete(input.key)
-          return core.timer(input.key, now)
+          // A timer that fired while its cancellation was on the way is stale: the core ignores it.
+          return core.timer(input.timer, now)
+        case "Report":
+          reportDue = true
+          return
         case "TcpPingResult":
           return core.tcpPingResult(input.seqNo, input.ok, now)
         case "Call":
@@ -408,20 +466,30 @@ export const makeNode = (
       }
     }
 
+    const metrics = nodeMetrics(config.name)
+    let reportDue = false
+    const report = Effect.suspend(() => {
+      reportDue = false
+      const now = statsNow()
+      const sync = metrics(now, { members: core.numMembers, health: core.healthScore })
+      return options.report === undefined ? sync : Effect.andThen(sync, options.report)
+    })
+
     const flush = (now: number) =>
       Effect.gen(function*() {
         const outputs = core.drain()
         // The table first: whoever reacts to an event reads a table that already shows it.
-        if (core.membersChanged) yield* SubscriptionRef.set(members, core.members())
+        if (core.tableVersion !== publishedVersion) {
+          publishedVersion = core.tableVersion
+          members.changed()
+        }
         for (const o of outputs) yield* execute(o, now)
+        if (reportDue) yield* report
       })
 
-    const actor = Effect.gen(function*() {
-      yield* flush(start)
-      while (true) {
-        const batch = yield* Queue.takeAll(mailbox)
-        const now = yield* Clock.currentTimeMillis
-        for (const input of batch) {
+    const handleAll = (inputs: ReadonlyArray<Input>, now: number) =>
+      Effect.gen(function*() {
+        for (const input of inputs) {
           try {
             handle(input, now)
           } catch (defect) {
@@ -430,6 +498,15 @@ export const makeNode = (
             yield* Effect.logError("input dropped after an internal error", input._tag, defect)
           }
         }
+      })
+
+    const actor = Effect.gen(function*() {
+      yield* flush(start)
+      while (true) {
+        const batch = yield* Queue.takeAll(mailbox)
+        const now = yield* Clock.currentTimeMillis
+        yield* handleAll(batch, now)
+        if (overflow.length > 0) yield* handleAll(overflow.splice(0), now)
         yield* flush(now)
       }
     })
@@ -484,20 +561,40 @@ export const makeNode = (
     yield* supervise("actor", actor as Effect.Effect<never>)
     yield* supervise("receiver", receiver as Effect.Effect<never>)
     yield* supervise("acceptor", acceptor as Effect.Effect<never>)
-    yield* reportMetrics(config.name, stats, () => ({ members: core.numMembers, health: core.awareness.score })).pipe(
-      Effect.forkScoped
+    reporting = timers.schedule(start, reportTarget, start)
+    // A shared wheel outlives the node: take its timers back when the node stops.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (reporting !== undefined) timers.cancel(reporting)
+        for (const entry of armed.values()) timers.cancel(entry)
+        armed.clear()
+      })
     )
 
+    const broadcast = (payload: Uint8Array, relayed: boolean) =>
+      call((c): BroadcastRefusal | undefined => {
+        if (c.hasLeft) return { _tag: "Left" }
+        const queued = relayed ? c.broadcastUser(payload) : c.broadcastUnrelayed(payload)
+        return queued ? undefined : { _tag: "TooLarge", budget: c.broadcastBudget }
+      })
+
     return {
-      core,
       members,
       events,
       messages,
       refusals,
       channels,
-      call,
+      metaHeaderSize: core.metaHeaderSize,
+      localMember: call((c) => c.local),
+      numMembers: call((c) => c.numMembers),
+      healthScore: call((c) => c.healthScore),
+      anyAlive: call((c) => c.anyAlive()),
+      leave: call((c, now) => c.leave(now)),
+      updateMetadata: (meta) => call((c, now) => c.updateMeta(meta, now)),
+      broadcast,
+      liveAddress: (name) => core.liveAddress(name),
       awaitBroadcast,
       pushPull,
-      stats
+      stats: call(() => statsNow())
     }
   })

@@ -73,6 +73,8 @@ export interface TopicHub {
   counted(topic: string, counter: "published" | "sent" | "refused"): void
   subscribe<A>(topic: Topic<A>): Effect.Effect<Stream.Stream<Delivery<A>>, TopicError, Scope.Scope>
   stats(): TopicsStats
+  /** Feeds the counters to the topic metrics; the node runs it once a second. */
+  readonly report: Effect.Effect<void>
 }
 
 const zero = (): Record<Counter, number> => ({
@@ -230,7 +232,7 @@ export const makeTopicHub = (self: string): Effect.Effect<TopicHub, never, Scope
       for (const [name, entry] of declared) byTopic[name] = { ...entry.counts, subscribers: entry.subscribers.size }
       return { byTopic, unknown: Object.fromEntries(unknown), malformed, inboundDropped, conflicts }
     }
-    yield* Effect.forkScoped(reportTopicMetrics(self, stats))
+    const report = reportTopicMetrics(self, stats)
 
-    return { intercept, declare, frame, counted, subscribe, stats }
+    return { intercept, declare, frame, counted, subscribe, stats, report }
   })

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import type { Metric } from "effect"
-import { counter, counterFeed, everySecond } from "../runtime/Metrics.ts"
+import { counter, counterFeed } from "../runtime/Metrics.ts"
 import type { Counter, TopicsStats } from "./Hub.ts"
 
 const topicCounters: ReadonlyArray<readonly [Counter, Metric.Counter<number>]> = [
@@ -21,10 +21,10 @@ const malformedCounter = counter("gossip_topic_malformed", "Topic frames with an
 const inboundCounter = counter("gossip_topic_inbound_dropped", "Topic frames dropped: inbound queue full")
 const conflictCounter = counter("gossip_topic_conflicts", "Topic declarations refused: another schema under the same name")
 
-/** Publishes the hub's counters every second until interrupted. */
+/** Feeds the hub's counters to its metrics once; the node runs it with its own, once a second. */
 export const reportTopicMetrics = (node: string, stats: () => TopicsStats): Effect.Effect<void> => {
   const feed = counterFeed()
-  return everySecond(Effect.gen(function*() {
+  return Effect.gen(function*() {
     const now = stats()
     for (const [topic, s] of Object.entries(now.byTopic)) {
       for (const [field, metric] of topicCounters) yield* feed(`${topic}\0${field}`, metric, s[field], { node, topic })
@@ -33,5 +33,5 @@ export const reportTopicMetrics = (node: string, stats: () => TopicsStats): Effe
     yield* feed("\0malformed", malformedCounter, now.malformed, { node })
     yield* feed("\0inbound", inboundCounter, now.inboundDropped, { node })
     yield* feed("\0conflicts", conflictCounter, now.conflicts, { node })
-  }))
+  })
 }

@@ -26,6 +26,7 @@ import { defaultLink, drawDelay, drawStreamLoss, resolveLink } from "./sim/Link.
 import type { SimLink } from "./sim/Link.ts"
 import { makeScheduler } from "./sim/Scheduler.ts"
 import { Handshake, makePair } from "./sim/SimStream.ts"
+import { isPositiveInt } from "./Options.ts"
 import { Transport, TransportError } from "./Transport.ts"
 import type { InboundPacket, StreamConnection, TransportShape } from "./Transport.ts"
 
@@ -107,9 +108,9 @@ const badAddress = (address: string) =>
 const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
   const link = resolveLink(defaultLink, options?.link)
   if (typeof link === "string") throw new Cause.IllegalArgumentError(`SimNetwork link: ${link}`)
-  const maxPacketSize = positiveInt("maxPacketSize", options?.maxPacketSize ?? 65_507)
-  const packetQueueCapacity = positiveInt("packetQueueCapacity", options?.packetQueueCapacity ?? 1024)
-  const streamBacklog = positiveInt("streamBacklog", options?.streamBacklog ?? 128)
+  const maxPacketSize = sizeOption("maxPacketSize", options?.maxPacketSize ?? 65_507)
+  const packetQueueCapacity = sizeOption("packetQueueCapacity", options?.packetQueueCapacity ?? 1024)
+  const streamBacklog = sizeOption("streamBacklog", options?.streamBacklog ?? 128)
 
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
@@ -220,8 +221,8 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
   })
 })
 
-const positiveInt = (name: string, value: number): number => {
-  if (!(Number.isInteger(value) && value > 0)) {
+const sizeOption = (name: string, value: number): number => {
+  if (!isPositiveInt(value)) {
     throw new Cause.IllegalArgumentError(`SimNetwork: ${name} must be a positive integer, got ${value}`)
   }
   return value

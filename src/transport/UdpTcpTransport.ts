@@ -12,6 +12,7 @@ import { Dns } from "effect/net"
 import type { DatagramSocket, SocketServer } from "effect/socket"
 import { isIP } from "node:net"
 import { chooseAdvertise } from "./Advertise.ts"
+import { isPositiveInt } from "./Options.ts"
 import { makeTargetCache } from "./TargetCache.ts"
 import { type InboundStats, dial, serveInbound } from "./TcpStreams.ts"
 import { resolveAddress } from "./Resolve.ts"
@@ -104,8 +105,8 @@ const bindBoth = Effect.fnUntraced(function*(host: string, port: number, packetC
   }
 })
 
-const positiveInt = (name: string, value: number) =>
-  Number.isSafeInteger(value) && value > 0
+const sizeOption = (name: string, value: number) =>
+  isPositiveInt(value)
     ? Effect.succeed(value)
     : Effect.fail(new TransportError({ reason: "Bind", address: "", message: `${name} must be a positive integer` }))
 
@@ -116,12 +117,12 @@ const positiveInt = (name: string, value: number) =>
 const make = Effect.fnUntraced(function*(options: UdpTcpTransportOptions) {
   const host = options.bindAddress ?? Defaults.bindAddress
   const port = options.bindPort ?? Defaults.bindPort
-  const maxPacketSize = yield* positiveInt("maxPacketSize", options.maxPacketSize ?? Defaults.maxPacketSize)
-  const packetCapacity = yield* positiveInt(
+  const maxPacketSize = yield* sizeOption("maxPacketSize", options.maxPacketSize ?? Defaults.maxPacketSize)
+  const packetCapacity = yield* sizeOption(
     "inboundPacketCapacity",
     options.inboundPacketCapacity ?? Defaults.inboundPacketCapacity
   )
-  const streamCapacity = yield* positiveInt(
+  const streamCapacity = yield* sizeOption(
     "inboundStreamCapacity",
     options.inboundStreamCapacity ?? Defaults.inboundStreamCapacity
   )

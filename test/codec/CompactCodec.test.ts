@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Codec, DecodeError, type DecodeReason, type StreamRead } from "../../src/codec/Codec.ts"
 import { CompactCodec, makeCompactCodec } from "../../src/codec/CompactCodec.ts"
-import { crc32 } from "../../src/codec/compact/Crc32.ts"
+import { crc32 } from "../../src/security/Crc32.ts"
 import {
   ack,
   type Alive,

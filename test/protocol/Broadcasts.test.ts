@@ -6,8 +6,8 @@ const bytes = (n: number, fill = 0) => new Uint8Array(n).fill(fill)
 describe("broadcast queue", () => {
   it("a newer broadcast about a node replaces the queued one and finishes its waiter", () => {
     const q = new BroadcastQueue()
-    q.enqueue(bytes(10, 1), "a", 7)
-    q.enqueue(bytes(12, 2), "a")
+    q.enqueue(bytes(10, 1), 1, 7)
+    q.enqueue(bytes(12, 2), 1)
     expect(q.size).toBe(1)
     expect(q.finished).toEqual([7])
     const out = q.take(2, 1000, 4)
@@ -16,7 +16,7 @@ describe("broadcast queue", () => {
 
   it("is sent exactly transmitLimit times, then reported finished", () => {
     const q = new BroadcastQueue()
-    q.enqueue(bytes(10), "a", 1)
+    q.enqueue(bytes(10), 1, 1)
     for (let i = 0; i < 4; i++) expect(q.take(2, 1000, 4)).toHaveLength(1)
     expect(q.finished).toEqual([1])
     expect(q.take(2, 1000, 4)).toHaveLength(0)
@@ -25,20 +25,20 @@ describe("broadcast queue", () => {
 
   it("selects fewest transmissions first, then longest that fits, then newest", () => {
     const q = new BroadcastQueue()
-    q.enqueue(bytes(10, 1), "a")
+    q.enqueue(bytes(10, 1), 1)
     q.take(2, 1000, 4) // a: 1 transmit
-    q.enqueue(bytes(5, 2), "b")
-    q.enqueue(bytes(8, 3), "c")
-    q.enqueue(bytes(8, 4), "d")
+    q.enqueue(bytes(5, 2), 2)
+    q.enqueue(bytes(8, 3), 3)
+    q.enqueue(bytes(8, 4), 4)
     // tier 0 first: c/d (8 bytes; newest d first), then b (5), then a from tier 1
     expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([4, 3, 2, 1])
   })
 
   it("respects the byte budget including per-message overhead", () => {
     const q = new BroadcastQueue()
-    q.enqueue(bytes(50, 1), "a")
-    q.enqueue(bytes(30, 2), "b")
-    q.enqueue(bytes(10, 3), "c")
+    q.enqueue(bytes(50, 1), 1)
+    q.enqueue(bytes(30, 2), 2)
+    q.enqueue(bytes(10, 3), 3)
     // limit 45: a (50) does not fit; b takes 32, leaving 13: c (10 + 2) fits
     expect(q.take(2, 45, 4).map((b) => b[0])).toEqual([2, 3])
     expect(q.take(2, 0, 4)).toEqual([])

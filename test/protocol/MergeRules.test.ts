@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest"
 import * as Msg from "../../src/protocol/Messages.ts"
-import { timerKeys } from "../../src/protocol/Node.ts"
-import { alive, makeCore, outputsOf, sentMessages, VSN } from "./helpers.ts"
+import { alive, armedIn, makeCore, outputsOf, sentMessages, VSN } from "./helpers.ts"
 
 const events = (core: ReturnType<typeof makeCore>) => outputsOf(core.drain(), "Publish").map((p) => p.event._tag)
 
@@ -34,7 +33,7 @@ describe("alive", () => {
     core.handlePacket("x", { ...alive("c", 1, 4), vsn: null }, 0)
     core.handlePacket("x", { ...alive("d", 1, 5), vsn: Uint8Array.of(0, 5, 2, 0, 0, 0) }, 0)
     expect(core.numNodes).toBe(1)
-    expect(core.stats.rejectedAlives).toBe(3)
+    expect(core.stats().rejectedAlives).toBe(3)
   })
 
   it("a conflicting address is refused unless the old node left", () => {
@@ -42,7 +41,7 @@ describe("alive", () => {
     core.handlePacket("x", alive("a", 1, 2), 0)
     core.handlePacket("x", alive("a", 2, 9), 0)
     expect(core.member("a")!.address).toBe("10.0.0.2:7946")
-    expect(core.stats.conflicts).toBe(1)
+    expect(core.stats().conflicts).toBe(1)
     core.handlePacket("x", Msg.dead(2, "a", "a"), 0)
     expect(core.member("a")!.state).toBe("left")
     core.drain()
@@ -74,7 +73,7 @@ describe("suspect", () => {
     const out = core.drain()
     expect(core.member("a")).toMatchObject({ state: "suspect", stateChange: 100 })
     // 2 nodes: k = 0, min = 4 s
-    expect(outputsOf(out, "SetTimer").find((t) => t.key === timerKeys.suspicion("a"))!.at).toBe(4100)
+    expect(armedIn(out, "SuspicionTimeout")).toMatchObject({ at: 4100, timer: { member: "a" } })
     expect(outputsOf(out, "Publish").map((p) => p.event)).toMatchObject([{ _tag: "MemberSuspected", from: "b" }])
   })
 
@@ -86,7 +85,7 @@ describe("suspect", () => {
     core.handlePacket("x", alive("a", 2, 2), 50)
     const out = core.drain()
     expect(core.member("a")!.state).toBe("alive")
-    expect(outputsOf(out, "CancelTimer").map((c) => c.key)).toContain(timerKeys.suspicion("a"))
+    expect(outputsOf(out, "CancelTimer").map((c) => c.timer)).toMatchObject([{ _tag: "SuspicionTimeout", member: "a" }])
     expect(outputsOf(out, "Publish").map((p) => p.event._tag)).toEqual(["MemberAlive"])
   })
 
@@ -94,8 +93,9 @@ describe("suspect", () => {
     const core = makeCore("self")
     core.handlePacket("x", alive("a", 1, 2), 0)
     core.handlePacket("x", Msg.suspect(1, "a", "b"), 0)
-    core.drain()
-    core.timer(timerKeys.suspicion("a"), 4000)
+    const armed = armedIn(core.drain(), "SuspicionTimeout")!
+    expect(armed.at).toBe(4000)
+    core.timer(armed.timer, 4000)
     expect(core.member("a")!.state).toBe("dead")
     expect(outputsOf(core.drain(), "Publish").map((p) => p.event)).toMatchObject([{ _tag: "MemberFailed", from: "self" }])
   })
@@ -107,8 +107,8 @@ describe("suspect", () => {
     expect(core.local.incarnation).toBe(2)
     core.handlePacket("x", Msg.suspect(7, "self", "b"), 0)
     expect(core.local.incarnation).toBe(8)
-    expect(core.awareness.score).toBe(2)
-    expect(core.stats.refutations).toBe(2)
+    expect(core.healthScore).toBe(2)
+    expect(core.stats().refutations).toBe(2)
   })
 })
 

@@ -3,6 +3,7 @@ import { presets } from "../../src/Config.ts"
 import type { Alive, PacketMessage } from "../../src/protocol/Messages.ts"
 import { NodeCore } from "../../src/protocol/Node.ts"
 import type { Output } from "../../src/protocol/Outputs.ts"
+import type { Timer } from "../../src/protocol/Timer.ts"
 
 /** A seeded uniform source (mulberry32) for core tests. */
 export const seeded = (seed: number) => () => {
@@ -55,3 +56,10 @@ export const outputsOf = <T extends Output["_tag"]>(outputs: ReadonlyArray<Outpu
 /** Every message that left in packets, decoded. */
 export const sentMessages = (outputs: ReadonlyArray<Output>) =>
   outputsOf(outputs, "SendPacket").flatMap((p) => p.parts.map((part) => ({ to: p.to, message: decodeJson(part) })))
+
+/** The timer of `tag` among `outputs`' `SetTimer`s, with the instant it was armed for. */
+export const armedIn = (outputs: ReadonlyArray<Output>, tag: Timer["_tag"]) =>
+  outputsOf(outputs, "SetTimer").find((t) => t.timer._tag === tag)
+
+/** Fires the probe timer the core waits for, as the shell would at `now`. */
+export const fireProbeTimeout = (core: NodeCore, now: number) => core.timer(core.armedTimer("ProbeTimeout")!, now)

@@ -24,7 +24,7 @@
 import type { DecodedPacket, DecodeError } from "../Codec.ts"
 import type { PacketMessage } from "../../protocol/Messages.ts"
 import { MessageType } from "../../protocol/Messages.ts"
-import { crc32 } from "./Crc32.ts"
+import { crc32 } from "../../security/Crc32.ts"
 import { readPacketMessage } from "./Decode.ts"
 import { MAX_COMPOUND_PART_BYTES, MAX_COMPOUND_PARTS } from "./Limits.ts"
 import { asPlainBytes, decodeError as error, Reader, toDecodeError } from "./Reader.ts"

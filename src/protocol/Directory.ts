@@ -1,0 +1,221 @@
+/**
+ * What members announce about themselves, interned: a name, and the address,
+ * metadata and versions of an alive message, are stored once however many
+ * member tables hold them. A table keeps small integer ids into a directory.
+ *
+ * A node makes its own directory; nodes that run in one process (a simulated
+ * network) may share one, which is what lets ten thousand tables of ten
+ * thousand members fit in memory. Entries are reference-counted: a name or an
+ * announcement no table (or queued broadcast) holds any more is forgotten and
+ * its id reused. Plain data, no I/O.
+ */
+import { addressOf, formatIp } from "../Address.ts"
+import type { Application } from "./Application.ts"
+import { splitMeta } from "./Application.ts"
+import type { Alive, PacketMessage } from "./Messages.ts"
+
+/** The address, metadata and versions of one alive message; shared, never mutated. */
+export interface Announcement {
+  readonly addr: Uint8Array
+  readonly port: number
+  /** `host:port`, as transports dial it. */
+  readonly address: string
+  readonly host: string
+  /** Metadata as announced on the wire: the application header, if any, then the metadata. */
+  readonly wire: Uint8Array | null
+  /** The metadata without the application header. */
+  readonly meta: Uint8Array
+  readonly application: Application | undefined
+  /** `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
+  readonly vsn: Uint8Array
+}
+
+/** The last encoded alive of one announcement: nodes that gossip the same alive share its bytes. */
+interface Encoded {
+  /** Whatever identifies the encoding: nodes that pass the same one share bytes. */
+  readonly encoding: object
+  readonly name: number
+  readonly incarnation: number
+  readonly bytes: Uint8Array
+}
+
+interface Record {
+  readonly announcement: Announcement
+  readonly key: string
+  refs: number
+  encoded: Encoded | undefined
+}
+
+const bytesKey = (bytes: Uint8Array): string => String.fromCharCode.apply(null, bytes as unknown as Array<number>)
+
+const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
+  if (a === b) return true
+  if (a === null || b === null || a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Whether `alive` announces exactly `a` (nil and empty metadata differ, as Go keeps them apart). */
+export const announces = (a: Announcement, alive: Alive): boolean =>
+  a.port === alive.port && sameBytes(a.addr, alive.addr) && sameBytes(a.vsn, alive.vsn) && sameBytes(a.wire, alive.meta)
+
+export class Directory {
+  private readonly nameIds = new Map<string, number>()
+  private readonly names: Array<string> = []
+  private nameRefs = new Int32Array(64)
+  /** The announcement each name was last interned with: the common case interns without hashing. */
+  private lastAnnouncement = new Int32Array(64).fill(-1)
+  private readonly freeNames: Array<number> = []
+
+  private readonly recordIds = new Map<string, number>()
+  private readonly records: Array<Record | undefined> = []
+  private readonly freeRecords: Array<number> = []
+
+  /** Names interned right now. */
+  get nameCount(): number {
+    return this.nameIds.size
+  }
+
+  /** Announcements interned right now. */
+  get announcementCount(): number {
+    return this.recordIds.size
+  }
+
+  /** One more than the highest name id in use: tables size their indexes by it. */
+  get nameCapacity(): number {
+    return this.names.length
+  }
+
+  /** The id of `name`, or -1 when no table holds it. */
+  idOf(name: string): number {
+    return this.nameIds.get(name) ?? -1
+  }
+
+  name(id: number): string {
+    return this.names[id]!
+  }
+
+  /** The id of `name`, interned if new; the caller holds a reference until `releaseName`. */
+  retainName(name: string): number {
+    let id = this.nameIds.get(name)
+    if (id === undefined) {
+      id = this.freeNames.pop() ?? this.names.length
+      if (id === this.names.length) this.names.push(name)
+      else this.names[id] = name
+      this.nameIds.set(name, id)
+      if (id >= this.nameRefs.length) this.growNames(id + 1)
+      this.lastAnnouncement[id] = -1
+    }
+    this.nameRefs[id]!++
+    return id
+  }
+
+  /** Takes one more reference to an interned name. */
+  retainId(id: number): void {
+    this.nameRefs[id]!++
+  }
+
+  releaseName(id: number): void {
+    if (--this.nameRefs[id]! > 0) return
+    this.nameIds.delete(this.names[id]!)
+    this.names[id] = ""
+    this.freeNames.push(id)
+  }
+
+  announcement(id: number): Announcement {
+    return this.records[id]!.announcement
+  }
+
+  /**
+   * The id of what `alive` announces, interned if new, with one reference for the caller.
+   * `name` is the id of `alive.node`, used to find the previous announcement quickly.
+   */
+  retainAnnouncement(name: number, alive: Alive): number {
+    const last = this.lastAnnouncement[name]!
+    const lastRecord = last >= 0 ? this.records[last] : undefined
+    if (lastRecord !== undefined && announces(lastRecord.announcement, alive)) {
+      lastRecord.refs++
+      return last
+    }
+    const key = `${alive.port}/${bytesKey(alive.addr)}/${bytesKey(alive.vsn!)}/${alive.meta === null ? "-" : `+${bytesKey(alive.meta)}`}`
+    let id = this.recordIds.get(key)
+    if (id === undefined) {
+      id = this.freeRecords.pop() ?? this.records.length
+      // Copies: the message's fields may be views into a whole datagram.
+      const addr = Uint8Array.from(alive.addr)
+      const wire = alive.meta === null ? null : Uint8Array.from(alive.meta)
+      const { application, meta } = splitMeta(wire)
+      const record: Record = {
+        announcement: {
+          addr,
+          port: alive.port,
+          address: addressOf(addr, alive.port),
+          host: formatIp(addr),
+          wire,
+          meta,
+          application,
+          vsn: Uint8Array.from(alive.vsn!)
+        },
+        key,
+        refs: 0,
+        encoded: undefined
+      }
+      if (id === this.records.length) this.records.push(record)
+      else this.records[id] = record
+      this.recordIds.set(key, id)
+    }
+    this.records[id]!.refs++
+    this.lastAnnouncement[name] = id
+    return id
+  }
+
+  retainAnnouncementId(id: number): void {
+    this.records[id]!.refs++
+  }
+
+  releaseAnnouncement(id: number): void {
+    const record = this.records[id]!
+    if (--record.refs > 0) return
+    this.recordIds.delete(record.key)
+    this.records[id] = undefined
+    this.freeRecords.push(id)
+  }
+
+  /**
+   * The encoded alive of `name` at `incarnation` announcing `announcement`, as `encode` makes
+   * it: made once and shared by every node that passes the same `encoding` (its codec).
+   */
+  encodedAlive(
+    name: number,
+    incarnation: number,
+    announcement: number,
+    encode: (message: PacketMessage) => Uint8Array,
+    encoding: object
+  ): Uint8Array {
+    const record = this.records[announcement]!
+    const hit = record.encoded
+    if (hit !== undefined && hit.encoding === encoding && hit.name === name && hit.incarnation === incarnation) return hit.bytes
+    const a = record.announcement
+    const bytes = encode({
+      _tag: "Alive",
+      incarnation,
+      node: this.names[name]!,
+      addr: a.addr,
+      port: a.port,
+      meta: a.wire,
+      vsn: a.vsn
+    })
+    record.encoded = { encoding, name, incarnation, bytes }
+    return bytes
+  }
+
+  private growNames(min: number): void {
+    const size = Math.max(min, Math.ceil(this.nameRefs.length * 1.5))
+    const refs = new Int32Array(size)
+    refs.set(this.nameRefs)
+    this.nameRefs = refs
+    const last = new Int32Array(size).fill(-1)
+    last.set(this.lastAnnouncement)
+    this.lastAnnouncement = last
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Version checks: the protocol and delegate version ranges every member
+ * announces (memberlist's `verifyProtocol`), and the application announced in
+ * front of the metadata (refused members never enter the table). Plain data,
+ * no I/O.
+ */
+import type { GossipConfigValues } from "../Config.ts"
+import type { Application } from "./Application.ts"
+import { describeApplication, splitMeta } from "./Application.ts"
+import type { MemberTable } from "./MemberTable.ts"
+import type { PushNodeState } from "./Messages.ts"
+import { WireState } from "./Messages.ts"
+import type { Outbox } from "./Outputs.ts"
+
+/** The memberlist protocol versions we understand (CRC, TCP ping, nacks included). */
+export const PROTOCOL_MIN = 1
+export const PROTOCOL_MAX = 5
+
+/** Why a push/pull state was refused as a whole. */
+export type StateRefusal =
+  | { readonly _tag: "Protocol"; readonly message: string }
+  | {
+    readonly _tag: "Application"
+    readonly member: string
+    readonly remote: Application | undefined
+    readonly message: string
+  }
+
+/** The six version bytes we read from an alive: exactly 6, anything else is unusable. */
+export const validVsn = (vsn: Uint8Array | null): vsn is Uint8Array =>
+  vsn !== null && vsn.length === 6 && vsn[0] !== 0 && vsn[1] !== 0 && vsn[0]! <= vsn[1]!
+
+/** Refusals remembered (by member) so that gossip repeating an alive publishes it once. */
+const REFUSED_CAPACITY = 1024
+
+export class Versions {
+  /** Our own `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
+  readonly self: Uint8Array
+  private readonly config: GossipConfigValues
+  private readonly out: Outbox
+  /** Members refused for their application, with the incarnation last refused (bounded). */
+  private readonly refused = new Map<string, number>()
+
+  constructor(config: GossipConfigValues, out: Outbox) {
+    this.config = config
+    this.out = out
+    this.self = Uint8Array.of(
+      PROTOCOL_MIN,
+      PROTOCOL_MAX,
+      config.protocolVersion,
+      config.delegateProtocolMin,
+      config.delegateProtocolMax,
+      config.delegateProtocolVersion
+    )
+  }
+
+  /** Whether a member announcing `meta` may share the cluster with our application. */
+  admits(meta: Uint8Array | null): boolean {
+    const local = this.config.application
+    return local === undefined || this.config.compatible(local, splitMeta(meta).application)
+  }
+
+  /** Publishes a refusal once per member and incarnation (gossip repeats an alive many times). */
+  noteRefused(name: string, incarnation: number, meta: Uint8Array | null): void {
+    if (this.refused.get(name) === incarnation) return
+    this.refused.delete(name)
+    this.refused.set(name, incarnation)
+    if (this.refused.size > REFUSED_CAPACITY) this.refused.delete(this.refused.keys().next().value!)
+    const application = splitMeta(meta).application
+    this.out.push({
+      _tag: "Refuse",
+      refusal: {
+        _tag: "MemberRefused",
+        name,
+        application,
+        reason: `runs ${describeApplication(application)}, incompatible with ${describeApplication(this.config.application)}`
+      }
+    })
+  }
+
+  /**
+   * A state whose live members (other than us) all run incompatible applications comes from
+   * a member we must not join, or that must not join us: it is refused as a whole, with the
+   * first such member named. Otherwise only the incompatible entries are left out.
+   */
+  verifyApplications(remote: ReadonlyArray<PushNodeState>): StateRefusal | undefined {
+    const local = this.config.application
+    if (local === undefined) return undefined
+    let first: PushNodeState | undefined
+    for (const r of remote) {
+      if (r.state !== WireState.alive || r.name === this.config.name) continue
+      if (this.admits(r.meta)) return undefined
+      first ??= r
+    }
+    if (first === undefined) return undefined
+    const app = splitMeta(first.meta).application
+    return {
+      _tag: "Application",
+      member: first.name,
+      remote: app,
+      message: `member '${first.name}' runs ${describeApplication(app)}, incompatible with ${describeApplication(local)}`
+    }
+  }
+
+  /** memberlist's `verifyProtocol`: every version in the combined cluster within everyone's range. */
+  verifyProtocol(remote: ReadonlyArray<PushNodeState>, table: MemberTable): string | undefined {
+    let maxPMin = 0
+    let minPMax = 255
+    let maxDMin = 0
+    let minDMax = 255
+    const widen = (v: Uint8Array) => {
+      maxPMin = Math.max(maxPMin, v[0]!)
+      minPMax = Math.min(minPMax, v[1]!)
+      maxDMin = Math.max(maxDMin, v[3]!)
+      minDMax = Math.min(minDMax, v[4]!)
+    }
+    for (const r of remote) if (r.state === WireState.alive && r.vsn !== null && r.vsn.length >= 6) widen(r.vsn)
+    for (let slot = 0; slot < table.size; slot++) {
+      if (table.state(slot) === WireState.alive) widen(table.announcement(slot).vsn)
+    }
+    const check = (name: string, vsn: Uint8Array | null): string | undefined => {
+      const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
+      const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
+      if (pCur < maxPMin || pCur > minPMax) {
+        return `node '${name}' protocol version (${pCur}) is incompatible: [${maxPMin}, ${minPMax}]`
+      }
+      if (dCur < maxDMin || dCur > minDMax) {
+        return `node '${name}' delegate protocol version (${dCur}) is incompatible: [${maxDMin}, ${minDMax}]`
+      }
+      return undefined
+    }
+    for (const r of remote) {
+      const bad = check(r.name, r.vsn)
+      if (bad !== undefined) return bad
+    }
+    for (let slot = 0; slot < table.size; slot++) {
+      const bad = check(table.name(slot), table.announcement(slot).vsn)
+      if (bad !== undefined) return bad
+    }
+    return undefined
+  }
+}
