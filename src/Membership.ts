@@ -16,13 +16,13 @@ import type { Member } from "./Member.ts"
 import type { MemberEvent, MemberRefused } from "./MemberEvent.ts"
 import * as Msg from "./protocol/Messages.ts"
 import { fitsBare } from "./protocol/PacketBudget.ts"
-import type { NodeStats, UserMessage } from "./runtime/NodeActor.ts"
+import type { NodeStats, RemoteState, UserMessage } from "./runtime/NodeActor.ts"
 import { makeNode } from "./runtime/NodeActor.ts"
 import type { TopicHub, TopicsStats } from "./topic/Hub.ts"
 import { makeTopicHub } from "./topic/Hub.ts"
 import { Transport } from "./transport/Transport.ts"
 
-export type { NodeStats, UserMessage }
+export type { NodeStats, RemoteState, UserMessage }
 
 /** What the `Membership` service offers. */
 export interface MembershipShape {
@@ -86,6 +86,12 @@ export interface MembershipShape {
   readonly messages: Stream.Stream<UserMessage>
   /** Like `subscribeEvents`, for application messages. */
   readonly subscribeMessages: Effect.Effect<Stream.Stream<UserMessage>, never, Scope.Scope>
+  /**
+   * Like `subscribeEvents`, for the application state members send in push/pull exchanges
+   * (memberlist's delegate state: serf's clocks and member status times, for one). Each
+   * subscriber holds the 16 most recent.
+   */
+  readonly subscribeRemoteStates: Effect.Effect<Stream.Stream<RemoteState>, never, Scope.Scope>
   /**
    * Opens a channel to a live member: an ordered, reliable byte pipe on the member's stream
    * port, framed and encrypted by the node's codec, that stays open until the scope closes.
@@ -274,6 +280,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         refusals: node.refusals.stream,
         messages: node.messages.stream,
         subscribeMessages: Effect.map(node.messages.subscribe(), (s) => s.stream),
+        subscribeRemoteStates: Effect.map(node.remoteStates.subscribe(), (s) => s.stream),
         openChannel,
         serveChannel,
         config,

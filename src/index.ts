@@ -31,7 +31,7 @@ export type {
   MemberSuspected,
   MemberUpdated
 } from "./MemberEvent.ts"
-export type { MembershipShape, MembershipStats, NodeStats, UserMessage } from "./Membership.ts"
+export type { MembershipShape, MembershipStats, NodeStats, RemoteState, UserMessage } from "./Membership.ts"
 export { Membership } from "./Membership.ts"
 export type { Channel } from "./channel/Channel.ts"
 export { ChannelError, ChannelErrorReason, MAX_CHANNEL_FRAME } from "./channel/Channel.ts"

@@ -43,6 +43,18 @@ export interface UserMessage {
   readonly payload: Uint8Array
 }
 
+/**
+ * The application state a member sent in a push/pull exchange (memberlist's delegate
+ * `LocalState`, such as serf's clocks and member status times), once the exchange merged.
+ */
+export interface RemoteState {
+  /** The address dialed, or for an exchange the member started, the connection's source address. */
+  readonly from: string
+  /** The exchange was a join. */
+  readonly join: boolean
+  readonly state: Uint8Array
+}
+
 /** Counters of one node. */
 export interface NodeStats {
   readonly packetsReceived: number
@@ -76,6 +88,8 @@ export interface NodeStats {
 /** Deliveries one event or message subscriber may hold before it loses some. */
 export const SUBSCRIBER_CAPACITY = 1024
 const REFUSAL_CAPACITY = 256
+/** Push/pull states held per subscriber: the latest say what the cluster is like now. */
+const REMOTE_STATE_CAPACITY = 16
 /** Mailbox room for timers, call results and calls, beyond the packets' allowance. */
 const CONTROL_CAPACITY = 4096
 /** How often the node's counters are fed to its metrics. */
@@ -101,6 +115,8 @@ export interface NodeHandle {
   readonly events: Fanout<MemberEvent>
   readonly messages: Fanout<UserMessage>
   readonly refusals: Fanout<MemberRefused>
+  /** Non-empty application states received in push/pull exchanges. */
+  readonly remoteStates: Fanout<RemoteState>
   /** The channels this node serves. */
   readonly channels: ChannelRegistry
   /** Bytes the application header takes out of `metaMaxSize`. */
@@ -198,6 +214,7 @@ export const makeNode = (
     const events = new Fanout<MemberEvent>(SUBSCRIBER_CAPACITY, "sliding")
     const messages = new Fanout<UserMessage>(SUBSCRIBER_CAPACITY, "dropping")
     const refusals = new Fanout<MemberRefused>(REFUSAL_CAPACITY, "sliding")
+    const remoteStates = new Fanout<RemoteState>(REMOTE_STATE_CAPACITY, "sliding")
     // Packet inputs waiting in the mailbox, by kind: at most `handoffQueueDepth` of each.
     let pendingProbes = 0
     let pendingGossip = 0
@@ -310,6 +327,7 @@ export const makeNode = (
           })
         }
         if (refused !== undefined) return yield* new PushPullError({ address, message: refused.message })
+        if (reply.userState.length > 0) remoteStates.publish({ from: address, join, state: reply.userState })
       })).pipe(
         Effect.timeoutOrElse({
           duration: config.tcpTimeout,
@@ -331,6 +349,9 @@ export const makeNode = (
             yield* conn.write(codec.encodeStream(local, { initiator: false }))
             const refused = yield* call((c, now) => c.mergeRemoteState(request.nodes, now))
             if (refused !== undefined) yield* Effect.logWarning("push/pull rejected", refused.message)
+            else if (request.userState.length > 0) {
+              remoteStates.publish({ from: conn.remote, join: request.join, state: request.userState })
+            }
             return
           }
           case "Ping": {
@@ -583,6 +604,7 @@ export const makeNode = (
       events,
       messages,
       refusals,
+      remoteStates,
       channels,
       metaHeaderSize: core.metaHeaderSize,
       localMember: call((c) => c.local),
