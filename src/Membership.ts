@@ -70,6 +70,12 @@ export interface MembershipShape {
   broadcastUnrelayed(payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member in a single datagram (may be lost). */
   sendBestEffort(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
+  /**
+   * Sends an application message in a single datagram to an address (`host:port`), whether
+   * or not a member of the table is there: for protocols that answer whoever asked, as serf
+   * answers a query at the address the query carries.
+   */
+  sendToAddress(address: string, payload: Uint8Array): Effect.Effect<void, MessageError>
   /** Sends an application message to one member over a reliable stream. */
   sendReliable(member: string, payload: Uint8Array): Effect.Effect<void, MessageError>
   /**
@@ -210,8 +216,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
             : Effect.succeed(address)
         })
 
-      const sendBestEffort = Effect.fnUntraced(function*(member: string, payload: Uint8Array) {
-        const to = yield* addressOf(member)
+      const sendToAddress = Effect.fnUntraced(function*(to: string, payload: Uint8Array) {
         const bytes = codec.encodePacket([codec.encodeMessage(Msg.user(payload))], { checksum: false })
         if (bytes.length > transport.maxPacketSize) {
           return yield* new MessageError({
@@ -223,6 +228,9 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
           Effect.mapError((e) => new MessageError({ reason: "Transport", message: e.message }))
         )
       })
+
+      const sendBestEffort = (member: string, payload: Uint8Array) =>
+        Effect.flatMap(addressOf(member), (to) => sendToAddress(to, payload))
 
       const sendReliable = Effect.fnUntraced(function*(member: string, payload: Uint8Array) {
         const to = yield* addressOf(member)
@@ -275,6 +283,7 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         broadcast: (payload) => queueBroadcast(payload, true),
         broadcastUnrelayed: (payload) => queueBroadcast(payload, false),
         sendBestEffort,
+        sendToAddress,
         sendReliable,
         send,
         refusals: node.refusals.stream,
