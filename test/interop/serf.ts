@@ -102,6 +102,8 @@ export interface SerfOptions {
   readonly join?: ReadonlyArray<string>
   readonly encrypt?: string
   readonly tags?: Record<string, string>
+  /** More `serf agent` arguments (`-event-handler=…`, `-keyring-file=…`, …). */
+  readonly args?: ReadonlyArray<string>
 }
 
 /** Runs a serf CLI command (`serf members`, `serf event`, …) to completion; killed after `timeoutMillis`. */
@@ -173,7 +175,8 @@ const startSerfOnce = (options: SerfOptions): Effect.Effect<SerfAgent | "address
       "-log-level=debug",
       ...(options.encrypt === undefined ? [] : [`-encrypt=${options.encrypt}`]),
       ...Object.entries(options.tags ?? {}).flatMap(([k, v]) => ["-tag", `${k}=${v}`]),
-      ...(options.join ?? []).map((j) => `-join=${j}`)
+      ...(options.join ?? []).map((j) => `-join=${j}`),
+      ...(options.args ?? [])
     ]
     const { child, output: logs } = yield* spawnScoped("serf", args)
     const members = Effect.gen(function*() {
