@@ -1,11 +1,15 @@
 /**
  * Whole clusters in one process: n nodes (full `Membership` stack, compact codec)
- * on `SimNetwork` under `TestClock`, seeded `Random`. Node i joins node-0 at
- * t = i ms (virtual); the run lasts 60 virtual seconds from t = 0. Each size runs
- * in its own child process so that heap figures and timings do not mix.
+ * on `SimNetwork` in virtual time (`VirtualTime.ts`), seeded `Random`, sharing one
+ * timer wheel and one member directory. Node i joins node-0 at t = i ms
+ * (virtual); the run lasts 60 virtual seconds from t = 0. Then, once converged:
+ * 10 quiet seconds, one metadata update and one crash, each timed at every node.
+ * Each size runs in its own child process so that heap figures and timings do
+ * not mix.
  *
  *   ./node_modules/.bin/node bench/sim.ts                 # 10, 100, 500, 1000 within ~60 s
  *   ./node_modules/.bin/node bench/sim.ts --sizes 10,100 --budget 30 --virtual 60
+ *   ./node_modules/.bin/node bench/sim.ts --sizes 10000 --budget 1800
  *
  * One size alone, with a CPU profile of the simulated seconds from `--profile-from` on:
  *
@@ -15,17 +19,18 @@ import { spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
-import { Context, Effect, Exit, Layer, Random, Scope } from "effect"
-import { TestClock } from "effect/testing"
+import { Clock, Context, Effect, Exit, Layer, Random, Scope, Stream } from "effect"
 import { Codec } from "../src/codec/Codec.ts"
 import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
 import { GossipConfig } from "../src/Config.ts"
 import { Membership } from "../src/Membership.ts"
 import type { MembershipShape } from "../src/Membership.ts"
+import type { MemberEvent } from "../src/MemberEvent.ts"
 import { SharedDirectory } from "../src/runtime/SharedDirectory.ts"
 import { Timers } from "../src/runtime/Timers.ts"
 import { SimNetwork } from "../src/transport/SimNetwork.ts"
 import { mb, now, num, printHeader, secondsSince, table } from "./harness.ts"
+import { makeVirtualTime } from "./VirtualTime.ts"
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`)
@@ -63,6 +68,26 @@ interface Result {
   /** Virtual second at which every checked node first saw all n alive (checked once a second). */
   readonly convergedAtMs: number | undefined
   readonly stoppedEarly: boolean
+  /** Virtual ms from the last join until every checked node listed all n alive. */
+  readonly convergedAfterJoinsMs: number | undefined
+  readonly update: Spread | undefined
+  readonly crash: Spread | undefined
+  /** Datagrams and bytes per node per virtual second: over the whole run, and after convergence. */
+  readonly traffic: { readonly whole: Rate; readonly steady: Rate | undefined }
+}
+
+/** How an announcement reached the other members: virtual ms until 99.9% and 100% had it. */
+interface Spread {
+  readonly members: number
+  readonly reached: number
+  readonly p999Ms: number | undefined
+  readonly allMs: number | undefined
+  readonly firstMs: number | undefined
+}
+
+interface Rate {
+  readonly packets: number
+  readonly bytes: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -114,12 +139,67 @@ const heapMB = () => {
   return process.memoryUsage().heapUsed / 2 ** 20
 }
 
+/** `--no-phases` stops after the main run: no quiet window, update or crash. */
+const phases = !process.argv.includes("--no-phases")
+
+const rate = (packets: number, bytes: number, n: number, virtualMs: number): Rate => ({
+  packets: packets / n / (virtualMs / 1000),
+  bytes: bytes / n / (virtualMs / 1000)
+})
+
+/**
+ * Runs `start`, then moves virtual time in `stepMs` steps until every watcher has published
+ * an event that `match`es (or `maxMs` passed); each watcher's first such event is timed.
+ */
+const spread = (
+  watchers: ReadonlyArray<SimNode>,
+  match: (event: MemberEvent) => boolean,
+  start: Effect.Effect<void>,
+  advance: (ms: number) => Effect.Effect<void>,
+  stepMs: number,
+  maxMs: number
+) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const t0 = yield* Clock.currentTimeMillis
+    const times: Array<number> = []
+    for (const watcher of watchers) {
+      const events = yield* Effect.provideService(watcher.membership.subscribeEvents, Scope.Scope, scope)
+      yield* events.pipe(
+        Stream.filter(match),
+        Stream.take(1),
+        Stream.runForEach(() => Effect.clockWith((c) => Effect.sync(() => times.push(c.currentTimeMillisUnsafe() - t0)))),
+        Effect.forkIn(scope)
+      )
+    }
+    yield* start
+    for (let waited = 0; times.length < watchers.length && waited < maxMs; waited += stepMs) yield* advance(stepMs)
+    yield* Scope.close(scope, Exit.void)
+    times.sort((a, b) => a - b)
+    const members = watchers.length
+    const p999 = Math.ceil(members * 0.999)
+    const result: Spread = {
+      members,
+      reached: times.length,
+      p999Ms: times.length >= p999 ? times[p999 - 1] : undefined,
+      allMs: times.length === members ? times[members - 1] : undefined,
+      firstMs: times[0]
+    }
+    return result
+  })
+
 interface Profiling {
   readonly file: string
   readonly fromMs: number
 }
 
-const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profiling: Profiling | undefined) =>
+const runCluster = (
+  n: number,
+  virtualMs: number,
+  budgetSeconds: number,
+  profiling: Profiling | undefined,
+  advance: (ms: number) => Effect.Effect<void>
+) =>
   Effect.gen(function*() {
     const network = yield* SimNetwork
     const heapBeforeMB = heapMB()
@@ -166,7 +246,7 @@ const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profili
         })
       }
       const dt = Math.min(step, virtualMs - t)
-      yield* TestClock.adjust(dt)
+      yield* advance(dt)
       t += dt
       if (t % 1000 === 0) timeline.push(secondsSince(t0))
       if (t % 1000 === 0 && convergedAtMs === undefined && (yield* allAlive)) convergedAtMs = t
@@ -188,12 +268,43 @@ const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profili
     }
     const converged = yield* allAlive
     const totals = yield* network.totals()
+    const whole = rate(totals.packetsSent, totals.bytesSent, n, t)
+    // suspicions and errors of the run itself, before the crash adds its own
     let suspicions = 0
     let internalErrors = 0
     for (const node of nodes) {
       const s = yield* node.membership.stats
       suspicions += s.suspicionsRaised
       internalErrors += s.internalErrors
+    }
+
+    // After convergence: 10 quiet virtual seconds, one metadata update, then one crash.
+    let steady: Rate | undefined
+    let update: Spread | undefined
+    let crash: Spread | undefined
+    if (converged && !stoppedEarly && phases) {
+      const before = yield* network.totals()
+      yield* advance(10_000)
+      const after = yield* network.totals()
+      steady = rate(after.packetsSent - before.packetsSent, after.bytesSent - before.bytesSent, n, 10_000)
+      const updater = nodes[Math.floor(n / 2)]!
+      update = yield* spread(
+        nodes.filter((node) => node !== updater),
+        (e) => e._tag === "MemberUpdated" && e.member.name === updater.name,
+        Effect.asVoid(Effect.forkDetach(Effect.ignore(updater.membership.updateMetadata(new TextEncoder().encode("v=2"))))),
+        advance,
+        100,
+        60_000
+      )
+      const victim = nodes[Math.floor(n / 3)]!
+      crash = yield* spread(
+        nodes.filter((node) => node !== victim),
+        (e) => e._tag === "MemberFailed" && e.member.name === victim.name,
+        network.crash(victim.address),
+        advance,
+        100,
+        240_000
+      )
     }
     const heapUsedMB = heapMB()
     const rssMB = process.memoryUsage().rss / 2 ** 20
@@ -221,7 +332,11 @@ const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profili
       checked: checked.length,
       converged,
       convergedAtMs,
-      stoppedEarly
+      stoppedEarly,
+      convergedAfterJoinsMs: convergedAtMs === undefined ? undefined : convergedAtMs - (n - 1),
+      update,
+      crash,
+      traffic: { whole, steady }
     }
     // stop the nodes before the network
     yield* Scope.close(joins, Exit.void)
@@ -230,45 +345,16 @@ const runCluster = (n: number, virtualMs: number, budgetSeconds: number, profili
   })
 
 const child = async (n: number, virtualMs: number, budgetSeconds: number, profiling: Profiling | undefined) => {
-  const program = runCluster(n, virtualMs, budgetSeconds, profiling).pipe(
+  const time = makeVirtualTime()
+  const program = runCluster(n, virtualMs, budgetSeconds, profiling, time.advance).pipe(
     Effect.provide(SimNetwork.layer()),
     // one timer wheel and one member directory for every node of the simulated network
     Effect.provide(Layer.mergeAll(Timers.layer, SharedDirectory.layer)),
-    Effect.provide(TestClock.layer({ warningDelay: "120 seconds" })),
+    time.provide,
     Random.withSeed(1)
   )
   const result = await Effect.runPromise(program)
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
-}
-
-/**
- * The cost of the timers alone: n fibers sleeping like one node's periodic ticks (gossip every
- * 200 ms, probe every 1 s), nothing else, under the same TestClock; real ms per virtual second.
- */
-const floor = async (n: number) => {
-  const virtualMs = 10_000
-  const program = Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    let wakes = 0
-    const tick = (every: number, offset: number) =>
-      Effect.sleep(offset).pipe(
-        Effect.andThen(Effect.forever(Effect.andThen(Effect.sleep(every), Effect.sync(() => wakes++)))),
-        Effect.forkIn(scope)
-      )
-    for (let i = 0; i < n; i++) {
-      yield* tick(200, (i * 37) % 200)
-      yield* tick(1000, (i * 131) % 1000)
-    }
-    yield* TestClock.adjust(1000)
-    wakes = 0
-    const t0 = now()
-    for (let t = 0; t < virtualMs; t += 500) yield* TestClock.adjust(500)
-    const ms = (now() - t0) / 1e6
-    yield* Scope.close(scope, Exit.void)
-    return { msPerVirtualSecond: ms / (virtualMs / 1000), wakes, usPerWake: (ms * 1000) / wakes }
-  })
-  const r = await Effect.runPromise(program.pipe(Effect.provide(TestClock.layer({ warningDelay: "120 seconds" }))))
-  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +363,11 @@ const floor = async (n: number) => {
 const runChild = <A = Result>(args: ReadonlyArray<string>): Promise<A> =>
   new Promise((resolve, reject) => {
     const script = fileURLToPath(import.meta.url)
-    const proc = spawn(process.execPath, ["--expose-gc", script, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    // room for 10,000 nodes (Node's default old space stops near 4 GB); the goal caps RSS at 12 GB
+    const heap = process.execArgv.some((a) => a.startsWith("--max-old-space-size")) ? [] : ["--max-old-space-size=11264"]
+    const proc = spawn(process.execPath, [...process.execArgv, ...heap, "--expose-gc", script, ...args], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
     let out = ""
     proc.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
     proc.on("error", reject)
@@ -328,21 +418,27 @@ const parent = async () => {
     }
     process.stderr.write(`cluster of ${n}…\n`)
     results.push(
-      await runChild(["--child", String(n), "--virtual", String(virtualMs / 1000), "--budget", String(Math.max(1, remaining - 2))])
+      await runChild([
+        "--child",
+        String(n),
+        "--virtual",
+        String(virtualMs / 1000),
+        "--budget",
+        String(Math.max(1, remaining - 2)),
+        ...(phases ? [] : ["--no-phases"])
+      ])
     )
   }
-  // the timer floor for the sizes that ran (a second or two each)
-  const floors = new Map<number, { msPerVirtualSecond: number; wakes: number; usPerWake: number }>()
-  for (const r of results) floors.set(r.n, await runChild(["--floor", String(r.n)]))
 
-  printHeader("Simulated clusters (SimNetwork + TestClock)", [
+  printHeader("Simulated clusters (SimNetwork in virtual time)", [
     `setup: full Membership stack per node, compact codec, lan profile, SimNetwork defaults (1 ms latency, no loss),`,
     `       Random.withSeed(1); node i joins node-0 at t = i ms; run ${virtualMs / 1000} virtual s from t = 0; each size in`,
     `       its own process (--expose-gc), heap measured after a full GC at the end of the run; wall-clock budget ${budget} s.`,
     `       converged = every checked node lists all n alive (all nodes up to 100, else 25 spread over the cluster);`,
     `       "converged by" = first whole virtual second at which that held. messages = decoded from delivered packets`,
-    `       (compounds carry several). heap/node = (heap after − heap before the nodes started) / n. timer floor = the`,
-    `       same TestClock driving only n × (one 200 ms + one 1 s) sleep loops, i.e. each node's periodic ticks.`
+    `       (compounds carry several). heap/node = (heap after − heap before the nodes started) / n. Virtual time comes`,
+    `       from bench/VirtualTime.ts; one timer wheel and one member directory serve the whole network. After the run:`,
+    `       10 quiet virtual s, then node n/2 updates its metadata, then node n/3 crashes; each is timed at every node.`
   ])
   const at = (r: Result, second: number) => (second <= 0 ? 0 : r.timeline[Math.min(second, r.timeline.length) - 1] ?? 0)
   const half = virtualMs / 2000
@@ -379,7 +475,6 @@ const parent = async () => {
       "real s, first 10 virtual s",
       `steady (virtual ${half}–${virtualMs / 1000} s): speed-up`,
       "real ms per virtual s",
-      "timer floor ms per virtual s",
       "heap/node KB",
       "RSS MB",
       "push/pulls",
@@ -391,13 +486,11 @@ const parent = async () => {
     ],
     results.map((r) => {
       const steady = r.timeline.length >= virtualMs / 1000 ? half / (at(r, virtualMs / 1000) - at(r, half)) : NaN
-      const fl = floors.get(r.n)
       return [
         num(r.n),
         num(at(r, 10), 1),
         Number.isFinite(steady) ? `${num(steady, 1)}×` : "–",
         Number.isFinite(steady) ? num(1000 / steady) : "–",
-        fl === undefined ? "–" : `${num(fl.msPerVirtualSecond)} (${num(fl.usPerWake, 0)} µs/wake)`,
         num(((r.heapUsedMB - r.heapBeforeMB) * 1024) / r.n, 0),
         mb(r.rssMB * 2 ** 20),
         num(r.streamsOpened),
@@ -410,15 +503,34 @@ const parent = async () => {
     })
   ))
   console.log("")
+  const ms = (v: number | undefined) => (v === undefined ? "–" : `${num(v / 1000, 1)} s`)
+  const reach = (sp: Spread | undefined, v: number | undefined) =>
+    sp === undefined ? "–" : v === undefined ? `not reached (${num(sp.reached)}/${num(sp.members)})` : ms(v)
+  console.log(table(
+    [
+      "nodes",
+      "converged after the last join",
+      "metadata update: 99.9% / 100% of members",
+      "crash: first / every member sees it failed",
+      "datagrams per node per s: whole run / quiet 10 s",
+      "bytes per node per s: whole run / quiet 10 s"
+    ],
+    results.map((r) => [
+      num(r.n),
+      ms(r.convergedAfterJoinsMs),
+      `${reach(r.update, r.update?.p999Ms)} / ${reach(r.update, r.update?.allMs)}`,
+      `${reach(r.crash, r.crash?.firstMs)} / ${reach(r.crash, r.crash?.allMs)}`,
+      `${num(r.traffic.whole.packets, 1)} / ${r.traffic.steady === undefined ? "–" : num(r.traffic.steady.packets, 1)}`,
+      `${num(r.traffic.whole.bytes)} / ${r.traffic.steady === undefined ? "–" : num(r.traffic.steady.bytes)}`
+    ])
+  ))
+  console.log("")
   for (const note of notes) console.log(note)
   console.log(`wall time: ${num(secondsSince(started), 1)} s`)
 }
 
 const childN = arg("child")
-const floorN = arg("floor")
-if (floorN !== undefined) {
-  await floor(Number(floorN))
-} else if (childN !== undefined) {
+if (childN !== undefined) {
   const file = arg("profile")
   await child(
     Number(childN),

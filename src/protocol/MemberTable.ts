@@ -5,9 +5,10 @@
  * metadata, and nothing for the garbage collector to trace.
  *
  * Slots are kept in probe order (memberlist's shuffled `nodes` slice); a second
- * index keeps the names sorted, so that publishing the table needs no sort.
- * Member snapshots are built on demand, and cached once the table has been
- * published. Plain data, no I/O; one owner mutates it.
+ * index lists the names, sorted when the whole table is read after a change
+ * (one sort per publication, not a shift per join). Member snapshots are built
+ * on demand, and cached once the table has been published. Plain data, no
+ * I/O; one owner mutates it.
  */
 import type { Member } from "../Member.ts"
 import { stateFromWire } from "../Member.ts"
@@ -29,8 +30,9 @@ export class MemberTable {
   private incarnations = new Uint32Array(8)
   private states = new Uint8Array(8)
   private changes = new Float64Array(8)
-  /** Name ids in name order. */
+  /** Name ids, in name order while `ordered`: sorted when the table is next read whole, not per insertion. */
   private order = new Int32Array(8)
+  private ordered = true
   /** The slot of each name id (indexed by directory id), -1 when absent. */
   private slots = new Int32Array(0)
   /** When a push/pull last showed a dead member alive elsewhere, by name id (rare, so sparse). */
@@ -118,9 +120,8 @@ export class MemberTable {
     this.changes[slot] = stateChange
     this.slots[id] = slot
     if (this.snapshots !== undefined) this.snapshots[slot] = undefined
-    const at = this.orderIndex(alive.node)
-    this.order.copyWithin(at + 1, at, this.count)
-    this.order[at] = id
+    this.order[slot] = id
+    this.ordered = false
     this.count++
     this.version++
     return slot
@@ -249,6 +250,7 @@ export class MemberTable {
   /** Every entry in name order. From the first call on, snapshots are kept until their entry changes. */
   members(): Array<Member> {
     if (this.snapshots === undefined) this.snapshots = new Array<Member | undefined>(this.ids.length)
+    if (!this.ordered) this.sortOrder()
     const out = new Array<Member>(this.count)
     for (let i = 0; i < this.count; i++) out[i] = this.snapshot(this.slots[this.order[i]!]!)
     return out
@@ -289,16 +291,16 @@ export class MemberTable {
     if (this.snapshots !== undefined) this.snapshots[to] = this.snapshots[from]
   }
 
-  /** Where `name` is, or belongs, in name order. */
-  private orderIndex(name: string): number {
-    let lo = 0
-    let hi = this.count
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.directory.name(this.order[mid]!) < name) lo = mid + 1
-      else hi = mid
+  /** Sorts `order` by name (code unit order, as the published table has always been sorted). */
+  private sortOrder(): void {
+    const directory = this.directory
+    const byName = (a: number, b: number) => {
+      const x = directory.name(a)
+      const y = directory.name(b)
+      return x < y ? -1 : x > y ? 1 : 0
     }
-    return lo
+    this.order.subarray(0, this.count).sort(byName)
+    this.ordered = true
   }
 
   private growSlots(): void {

@@ -129,10 +129,24 @@ export class Reader {
     }
     const start = this.pos
     this.pos += n
+    const ascii = asciiString(this.buf, start, n)
+    if (ascii !== undefined) return ascii
     try {
       return utf8.decode(this.buf.subarray(start, start + n))
     } catch {
       return fail("Malformed", "string is not valid UTF-8")
     }
   }
+}
+
+/** Short ASCII text (member names, mostly) without a call into the UTF-8 decoder. */
+const asciiString = (buf: Uint8Array, start: number, n: number): string | undefined => {
+  if (n > 64) return undefined
+  let out = ""
+  for (let i = start; i < start + n; i++) {
+    const c = buf[i]!
+    if (c >= 0x80) return undefined
+    out += String.fromCharCode(c)
+  }
+  return out
 }

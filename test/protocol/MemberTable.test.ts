@@ -1,0 +1,172 @@
+/**
+ * The columnar member table and the directory it interns into: lookups, probe
+ * order and name order, reaping, sharing between tables, reference counts, and
+ * the per-entry size the scale goal asks for.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Directory } from "../../src/protocol/Directory.ts"
+import { MemberTable } from "../../src/protocol/MemberTable.ts"
+import type { Alive } from "../../src/protocol/Messages.ts"
+import { WireState } from "../../src/protocol/Messages.ts"
+
+const VSN = Uint8Array.of(1, 5, 2, 2, 5, 4)
+
+const alive = (name: string, i: number, incarnation = 1, meta: Uint8Array | null = new Uint8Array(0)): Alive => ({
+  _tag: "Alive",
+  incarnation,
+  node: name,
+  addr: Uint8Array.of(10, 0, (i >> 8) & 255, i & 255),
+  port: 7946,
+  meta,
+  vsn: VSN
+})
+
+const names = (table: MemberTable) => table.members().map((m) => m.name)
+
+/** The names in probe (slot) order. */
+const probeOrder = (table: MemberTable) => Array.from({ length: table.size }, (_, slot) => table.name(slot))
+
+describe("MemberTable", () => {
+  it("adds, finds and shows members: slots in probe order, members() in name order", () => {
+    const table = new MemberTable(new Directory())
+    for (const [i, name] of ["delta", "alpha", "charlie", "bravo"].entries()) {
+      table.add(alive(name, i + 1, 3), 3, WireState.alive, 100 + i)
+    }
+    assert.strictEqual(table.size, 4)
+    assert.deepStrictEqual(probeOrder(table), ["delta", "alpha", "charlie", "bravo"])
+    assert.deepStrictEqual(names(table), ["alpha", "bravo", "charlie", "delta"])
+    table.swap(0, 3)
+    assert.deepStrictEqual(probeOrder(table), ["bravo", "alpha", "charlie", "delta"])
+    assert.deepStrictEqual(names(table), ["alpha", "bravo", "charlie", "delta"])
+    const slot = table.slotOf("charlie")
+    assert.strictEqual(table.name(slot), "charlie")
+    assert.strictEqual(table.slotOf("echo"), -1)
+    const m = table.snapshot(slot)
+    assert.deepInclude(m, { name: "charlie", host: "10.0.0.3", port: 7946, address: "10.0.0.3:7946", incarnation: 3, state: "alive", stateChange: 102 })
+    assert.deepStrictEqual([m.protocolMin, m.protocolMax, m.protocolCur, m.delegateMin, m.delegateMax, m.delegateCur], [1, 5, 2, 2, 5, 4])
+  })
+
+  it("changes show in snapshots; unchanged entries keep their snapshot object once published", () => {
+    const table = new MemberTable(new Directory())
+    table.add(alive("a", 1), 1, WireState.alive, 0)
+    table.add(alive("b", 2), 1, WireState.alive, 0)
+    const before = table.members()
+    const version = table.changeCount
+    const b = table.slotOf("b")
+    table.setState(b, WireState.suspect, 50)
+    table.setIncarnation(b, 2)
+    assert.isAbove(table.changeCount, version)
+    const after = table.members()
+    assert.strictEqual(after[0], before[0])
+    assert.notStrictEqual(after[1], before[1])
+    assert.deepInclude(after[1], { name: "b", state: "suspect", stateChange: 50, incarnation: 2 })
+    assert.isTrue(!table.deadOrLeft(b))
+    table.setState(b, WireState.left, 60)
+    assert.isTrue(table.deadOrLeft(b))
+  })
+
+  it("copies what it keeps: a datagram buffer reused afterwards changes nothing", () => {
+    const table = new MemberTable(new Directory())
+    const datagram = Uint8Array.of(10, 9, 8, 7, 1, 2, 3)
+    const message: Alive = { ...alive("a", 1), addr: datagram.subarray(0, 4), meta: datagram.subarray(4) }
+    table.add(message, 1, WireState.alive, 0)
+    datagram.fill(0)
+    const m = table.snapshot(table.slotOf("a"))
+    assert.strictEqual(m.address, "10.9.8.7:7946")
+    assert.deepStrictEqual(Array.from(m.meta), [1, 2, 3])
+  })
+
+  it("reaping removes the selected entries, keeps the others in probe order, and frees their ids", () => {
+    const directory = new Directory()
+    const table = new MemberTable(directory)
+    const all = ["m0", "m1", "m2", "m3", "m4", "m5"]
+    all.forEach((name, i) => table.add(alive(name, i + 1), 1, i % 2 === 0 ? WireState.dead : WireState.alive, 0))
+    table.swap(0, 5)
+    const order = probeOrder(table)
+    const reaped: Array<string> = []
+    table.reap((slot) => table.state(slot) === WireState.dead, (m) => reaped.push(m.name))
+    assert.deepStrictEqual(reaped.sort(), ["m0", "m2", "m4"])
+    assert.deepStrictEqual(probeOrder(table), order.filter((n) => !reaped.includes(n)))
+    assert.deepStrictEqual(names(table), ["m1", "m3", "m5"])
+    assert.strictEqual(table.slotOf("m2"), -1)
+    assert.strictEqual(directory.nameCount, 3)
+    assert.strictEqual(directory.announcementCount, 3)
+    // a name comes back in a free id
+    const slot = table.add(alive("m2", 3, 2), 2, WireState.alive, 5)
+    assert.strictEqual(table.name(slot), "m2")
+    assert.deepStrictEqual(names(table), ["m1", "m2", "m3", "m5"])
+    assert.isBelow(directory.nameCapacity, 7)
+  })
+
+  it("a new announcement replaces the old one; the old one is forgotten when nothing holds it", () => {
+    const directory = new Directory()
+    const table = new MemberTable(directory)
+    table.add(alive("a", 1, 1, Uint8Array.of(1)), 1, WireState.alive, 0)
+    const slot = table.slotOf("a")
+    table.announce(slot, alive("a", 1, 2, Uint8Array.of(2)))
+    assert.deepStrictEqual(Array.from(table.announcement(slot).meta), [2])
+    assert.strictEqual(directory.announcementCount, 1)
+    // nil and empty metadata are different announcements, as Go keeps them apart
+    table.announce(slot, alive("a", 1, 3, null))
+    assert.isNull(table.announcement(slot).wire)
+    table.announce(slot, alive("a", 1, 4, new Uint8Array(0)))
+    assert.deepStrictEqual(table.announcement(slot).wire, new Uint8Array(0))
+    assert.strictEqual(directory.announcementCount, 1)
+  })
+
+  it("tables sharing a directory store each name and announcement once, and give them back on release", () => {
+    const directory = new Directory()
+    const tables = Array.from({ length: 50 }, () => new MemberTable(directory))
+    for (const table of tables) {
+      for (let i = 0; i < 100; i++) table.add(alive(`node-${i}`, i, 1, Uint8Array.of(i)), 1, WireState.alive, 0)
+    }
+    assert.strictEqual(directory.nameCount, 100)
+    assert.strictEqual(directory.announcementCount, 100)
+    // one table hears of a metadata change: a second announcement, for that name only
+    tables[0]!.announce(tables[0]!.slotOf("node-7"), alive("node-7", 7, 2, Uint8Array.of(99)))
+    assert.strictEqual(directory.announcementCount, 101)
+    assert.strictEqual(tables[1]!.snapshot(tables[1]!.slotOf("node-7")).meta[0], 7)
+    for (const table of tables.slice(1)) table.release()
+    assert.strictEqual(directory.nameCount, 100)
+    assert.strictEqual(directory.announcementCount, 100)
+    tables[0]!.release()
+    assert.strictEqual(directory.nameCount, 0)
+    assert.strictEqual(directory.announcementCount, 0)
+  })
+
+  it("shuffle and randomSlots draw from the given source: same draws, same order", () => {
+    const build = () => {
+      const table = new MemberTable(new Directory())
+      for (let i = 0; i < 20; i++) table.add(alive(`n${i}`, i), 1, WireState.alive, 0)
+      return table
+    }
+    const source = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647
+    const a = build()
+    const b = build()
+    a.shuffle(source(7))
+    b.shuffle(source(7))
+    assert.deepStrictEqual(probeOrder(a), probeOrder(b))
+    assert.notDeepEqual(probeOrder(a), Array.from({ length: 20 }, (_, i) => `n${i}`))
+    const picked = a.randomSlots(3, source(11), (slot) => a.name(slot) !== "n0")
+    assert.strictEqual(new Set(picked).size, 3)
+    assert.isTrue(picked.every((slot) => a.name(slot) !== "n0"))
+    // asking for more than exist gives what there is, after at most 3n draws
+    assert.strictEqual(a.randomSlots(50, source(3), () => true).length <= 20, true)
+  })
+
+  it("10,000 members: at most 64 bytes an entry, names and metadata stored once for both tables", () => {
+    const directory = new Directory()
+    const n = 10_000
+    const tables = [new MemberTable(directory), new MemberTable(directory)]
+    for (const table of tables) {
+      for (let i = 0; i < n; i++) table.add(alive(`node-${i}-with-a-long-name`, i, 1, new Uint8Array(64)), 1, WireState.alive, 0)
+    }
+    for (const table of tables) {
+      const perEntry = table.footprint / table.size
+      assert.isAtMost(perEntry, 64, `${perEntry.toFixed(1)} B per entry`)
+    }
+    // names and metadata are shared: one copy for both tables
+    assert.strictEqual(directory.nameCount, n)
+    assert.strictEqual(directory.announcementCount, n)
+  })
+})
