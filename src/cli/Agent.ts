@@ -12,16 +12,18 @@ import { GossipConfigError } from "../Config.ts"
 import { ClusterKeyring, Gossip, type GossipError } from "../Gossip.ts"
 import { WebSocketTransport } from "../transport/ws/WebSocketTransport.ts"
 import { Membership } from "../Membership.ts"
-import { SerfRelay } from "../serf/Relay.ts"
+import { SerfAgent } from "../serf/SerfAgent.ts"
 import { encodeTags } from "../serf/Tags.ts"
 import * as Control from "./Control.ts"
 import { AgentControl } from "./Control.ts"
 import { logEvents } from "./EventLog.ts"
-import * as LineLogger from "./LineLogger.ts"
+import { agentLogging, MonitorHub } from "./Monitor.ts"
 import { toMemberInfo } from "./MemberInfo.ts"
 import { toStatsInfo } from "./StatsInfo.ts"
 import type { AgentOptions } from "./Options.ts"
 import { announceLeave, MemberClock, serfDelegateVersions } from "./SerfCompat.ts"
+import { serfRoutes } from "./SerfControl.ts"
+import { serfAgentLayer, startKeys } from "./SerfSetup.ts"
 import type { AgentError } from "./Shutdown.ts"
 import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
 
@@ -31,7 +33,10 @@ import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
  * events and queries on (serf counts on every member to re-gossip them).
  */
 export const nodeLayer = (options: AgentOptions) =>
-  Layer.mergeAll(MemberClock.layer, SerfRelay.layer).pipe(Layer.provideMerge(gossipLayer(options)))
+  Layer.unwrap(Effect.map(startKeys(options), (encrypt) =>
+    Layer.mergeAll(MemberClock.layer, serfAgentLayer(options)).pipe(
+      Layer.provideMerge(gossipLayer({ ...options, encrypt }))
+    )))
 
 /** The flags that only mean something with `--transport ws`. */
 const webSocketFlags = ["path", "advertiseUrl", "tlsCert", "tlsKey", "tlsCa", "tlsServerName"] as const
@@ -83,8 +88,17 @@ const gracefulLeave = Effect.gen(function*() {
 })
 
 /** Serves the control endpoint on `ctl` in the current scope. */
-const serveControl = (ctl: string, control: AgentControl["Service"]): Effect.Effect<void, AgentError, Scope.Scope> =>
-  Layer.build(Control.layer(ctl).pipe(Layer.provide(Layer.succeed(AgentControl, control)))).pipe(
+const serveControl = (
+  ctl: string,
+  control: AgentControl["Service"],
+  services: Context.Context<SerfAgent | MonitorHub>
+): Effect.Effect<void, AgentError, Scope.Scope> =>
+  Layer.build(
+    Control.layer(ctl, serfRoutes).pipe(
+      Layer.provide(Layer.succeed(AgentControl, control)),
+      Layer.provide(Layer.succeedContext(services))
+    )
+  ).pipe(
     Effect.catch((e) =>
       fatal("cannot serve the control endpoint", {
         reason: e.cause instanceof Error ? e.cause.message : String(e.cause),
@@ -118,13 +132,14 @@ export const runAgent = Effect.fn("gossip.agent")(
     yield* Effect.yieldNow
 
     if (Option.isSome(options.ctl)) {
+      const hub = yield* MonitorHub
       yield* serveControl(options.ctl.value, {
         members: Effect.map(membership.currentMembers, (ms) => ms.map(toMemberInfo)),
         stats: Effect.all([membership.currentMembers, membership.healthScore, membership.stats]).pipe(
           Effect.map(([ms, health, counters]) => toStatsInfo(options.name, ms, health, counters))
         ),
         leave: Deferred.succeed(leaveRequested, undefined).pipe(Effect.andThen(Deferred.await(left)))
-      })
+      }, Context.add(Context.make(MonitorHub, hub), SerfAgent, Context.get(services, SerfAgent)))
       // however the agent stops, a pending POST /v1/leave gets its answer before the server closes
       yield* Effect.addFinalizer(() => Deferred.done(left, Exit.void))
     }
@@ -169,6 +184,6 @@ export const runAgent = Effect.fn("gossip.agent")(
   (effect, options) =>
     effect.pipe(
       Effect.annotateLogs({ agent: options.name }),
-      Effect.provide(LineLogger.layer(options.logFormat))
+      Effect.provide(agentLogging(options.logFormat))
     )
 )

@@ -7,6 +7,7 @@ import { Command } from "effect/cli"
 import { runAgent } from "./Agent.ts"
 import { listMembers, printStats } from "./Members.ts"
 import { agentFlags, membersFlags } from "./Options.ts"
+import { event, keys, monitorCommand, query } from "./SerfCommands.ts"
 
 /** `gossip agent …`: one cluster member in the foreground. */
 export const agent = Command.make("agent", agentFlags, runAgent).pipe(
@@ -46,5 +47,5 @@ export const stats = Command.make("stats", membersFlags, printStats).pipe(
 /** The root command. */
 export const gossip = Command.make("gossip").pipe(
   Command.withDescription("SWIM + Lifeguard gossip membership, compatible with hashicorp/memberlist and serf"),
-  Command.withSubcommands([agent, members, stats])
+  Command.withSubcommands([agent, members, stats, event, query, keys, monitorCommand])
 )

@@ -56,10 +56,16 @@ const routes = Layer.mergeAll(
   )
 )
 
-/** The endpoint on `address` (`ip:port`); it stops, after answering requests in flight, when its scope closes. */
-export const layer = (address: string) => {
+/**
+ * The endpoint on `address` (`ip:port`), with `extraRoutes` served too (the serf routes);
+ * it stops, after answering requests in flight, when its scope closes.
+ */
+export const layer = <R = never>(
+  address: string,
+  extraRoutes: Layer.Layer<never, never, R | HttpRouter.HttpRouter> = Layer.empty
+) => {
   const { host, port } = splitHostPort(address)
-  return HttpRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+  return HttpRouter.serve(Layer.mergeAll(routes, extraRoutes), { disableListenLog: true, disableLogger: true }).pipe(
     Layer.provide(NodeHttpServer.layer(() => createServer(), { host, port: port ?? 0 }))
   )
 }

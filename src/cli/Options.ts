@@ -217,6 +217,13 @@ export const agentFlags = {
     Flag.optional,
     Flag.withDescription("With --transport ws: the name members' certificates carry, checked when dialing them by IP")
   ),
+  keyringFile: Flag.String("keyring-file").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "serf's keyring file (JSON array of base64 keys, primary first): read at start, rewritten on key changes; " +
+        "created from --encrypt when absent"
+    )
+  ),
   logFormat: Flag.Literals("log-format", ["text", "json"]).pipe(
     Flag.withDefault<LogFormat>("text"),
     Flag.withDescription("text, or json: one JSON object per line")
@@ -256,6 +263,7 @@ export interface AgentOptions {
   readonly tlsKey: Option.Option<string>
   readonly tlsCa: Option.Option<string>
   readonly tlsServerName: Option.Option<string>
+  readonly keyringFile: Option.Option<string>
 }
 
 /** Everything `gossip members` runs with. */

@@ -75,6 +75,19 @@ export interface QueryResponse {
   readonly payload: Uint8Array | null
 }
 
+/**
+ * A message another member asks this one to pass on to `destName` at
+ * `destAddr:destPort` (serf's relayed query responses): `message` is the
+ * whole serf message to forward, type byte included.
+ */
+export interface RelayMessage {
+  readonly _tag: "Relay"
+  readonly destAddr: Uint8Array | null
+  readonly destPort: number
+  readonly destName: string
+  readonly message: Uint8Array
+}
+
 /** Any other serf type: not interpreted, safe to ignore. */
 export interface UnknownSerfMessage {
   readonly _tag: "Unknown"
@@ -82,7 +95,14 @@ export interface UnknownSerfMessage {
 }
 
 /** What `decodeSerfMessage` returns for a well-formed payload. */
-export type SerfMessage = LeaveIntent | JoinIntent | UserEvent | Query | QueryResponse | UnknownSerfMessage
+export type SerfMessage =
+  | LeaveIntent
+  | JoinIntent
+  | UserEvent
+  | Query
+  | QueryResponse
+  | RelayMessage
+  | UnknownSerfMessage
 
 const K = {
   CC: encodedKey("CC"),
@@ -399,6 +419,46 @@ const readResponse = (r: MsgpackReader): QueryResponse | undefined => {
   return r.ok ? { _tag: "QueryResponse", ltime, id, from, flags, payload } : undefined
 }
 
+const RELAY = keyTable(["DestAddr", "DestName"])
+const RELAY_DECL = [0, 1]
+const UDP_ADDR = keyTable(["IP", "Port", "Zone"])
+const UDP_ADDR_DECL = [0, 1, 2]
+
+const readRelay = (r: MsgpackReader, payload: Uint8Array): RelayMessage | undefined => {
+  let destAddr: Uint8Array | null = null
+  let destPort = 0
+  let destName = ""
+  const n = r.readStructHeader()
+  for (let i = 0; i < n && r.ok; i++) {
+    switch (r.field(RELAY, RELAY_DECL, i)) {
+      case 0: {
+        const m = r.readStructHeader()
+        for (let j = 0; j < m && r.ok; j++) {
+          switch (r.field(UDP_ADDR, UDP_ADDR_DECL, j)) {
+            case 0:
+              destAddr = r.readBytes()
+              break
+            case 1:
+              destPort = r.readInt(0, 0xffff)
+              break
+            default:
+              r.skip()
+          }
+        }
+        break
+      }
+      case 1:
+        destName = r.readString()
+        break
+      default:
+        r.skip()
+    }
+  }
+  // the forwarded message follows the header; an empty one is nothing to forward
+  if (!r.ok || r.pos >= payload.length) return undefined
+  return { _tag: "Relay", destAddr, destPort, destName, message: payload.slice(r.pos) }
+}
+
 /**
  * Decodes the payload of a memberlist user message as a serf message. Never
  * throws: `undefined` for an empty payload or a malformed body of a known
@@ -418,7 +478,42 @@ export const decodeSerfMessage = (payload: Uint8Array): SerfMessage | undefined 
       return readQuery(r)
     case SerfMessageType.queryResponse:
       return readResponse(r)
+    case SerfMessageType.relay:
+      return readRelay(r, payload)
     default:
       return { _tag: "Unknown", type: payload[0]! }
   }
+}
+
+const RK = {
+  DestAddr: encodedKey("DestAddr"),
+  DestName: encodedKey("DestName"),
+  IP: encodedKey("IP"),
+  Port: encodedKey("Port"),
+  Zone: encodedKey("Zone")
+}
+
+/**
+ * Wraps `message` (a whole serf message) for a member to forward to `destName`
+ * at `destAddr:destPort`: `0x09 {DestAddr: {IP, Port, Zone}, DestName}` then the message.
+ */
+export const encodeRelay = (
+  dest: { readonly addr: Uint8Array; readonly port: number; readonly name: string },
+  message: Uint8Array
+): Uint8Array => {
+  const w = new MsgpackWriter(64 + message.length)
+  w.byte(SerfMessageType.relay)
+  w.mapHeader(2)
+  w.key(RK.DestAddr)
+  w.mapHeader(3)
+  w.key(RK.IP)
+  w.bytes(dest.addr)
+  w.key(RK.Port)
+  w.uint(dest.port)
+  w.key(RK.Zone)
+  w.str("")
+  w.key(RK.DestName)
+  w.str(dest.name)
+  w.raw(message)
+  return w.toBytes()
 }

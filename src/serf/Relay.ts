@@ -27,12 +27,13 @@ export const relayKey = (m: SerfMessage): string | undefined => {
 }
 
 /** Remembers the most recent keys, forgetting the oldest first. */
-class Seen {
+export class Seen {
   private readonly keys = new Set<string>()
   private readonly capacity: number
   constructor(capacity: number) {
     this.capacity = capacity
   }
+  /** Records `key`; false when it was already there. */
   add(key: string): boolean {
     if (this.keys.has(key)) return false
     this.keys.add(key)

@@ -98,7 +98,9 @@ describe("serf messages", () => {
       ltime: 1,
       node: "n2"
     })
-    expect(decodeSerfMessage(fromHex("0981a178c0"))).toEqual({ _tag: "Unknown", type: 9 })
+    expect(decodeSerfMessage(fromHex("0a81a178c0"))).toEqual({ _tag: "Unknown", type: 10 })
+    // a relay header with no message after it: nothing to forward
+    expect(decodeSerfMessage(fromHex("0981a178c0"))).toBeUndefined()
     expect(decodeSerfMessage(fromHex("07"))).toEqual({ _tag: "Unknown", type: 7 })
     expect(decodeSerfMessage(new Uint8Array(0))).toBeUndefined()
     expect(decodeSerfMessage(fromHex("0082a54c54696d65"))).toBeUndefined()
