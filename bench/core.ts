@@ -14,6 +14,7 @@ import { sameMajorVersion } from "../src/protocol/Application.ts"
 import type { Alive, PushNodeState } from "../src/protocol/Messages.ts"
 import * as Msg from "../src/protocol/Messages.ts"
 import { BroadcastQueue } from "../src/protocol/Broadcasts.ts"
+import { Directory } from "../src/protocol/Directory.ts"
 import { NodeCore } from "../src/protocol/Node.ts"
 import * as Timer from "../src/protocol/Timer.ts"
 import { retransmitLimit } from "../src/protocol/Suspicion.ts"
@@ -91,7 +92,7 @@ class Fixture {
   time = 1_000_000
   private nextInc = 1
 
-  constructor(n: number, seed = 42) {
+  constructor(n: number, seed = 42, directory?: Directory) {
     this.n = n
     this.core = new NodeCore({
       config: config(),
@@ -101,7 +102,8 @@ class Fixture {
       packetOverhead: () => codec.packetOverhead,
       addr: Uint8Array.of(10, 255, 255, 254),
       port: PORT,
-      random: seeded(seed)
+      random: seeded(seed),
+      ...(directory === undefined ? {} : { directory, encoding: codec })
     }, 0)
     this.inc = new Array<number>(n).fill(0)
     this.aliveBytes = new Array<Uint8Array>(n)
@@ -641,15 +643,26 @@ const memory = (() => {
   const n = 10_000
   const packets: Array<Uint8Array> = []
   for (let i = 1; i < n; i++) packets.push(codec.encodeMessage(aliveMsg(i, 1)))
-  const h0 = heapNow()
-  const f = new Fixture(1)
-  for (let i = 0; i < packets.length; i++) {
-    for (const m of codec.decodePacket(packets[i]!).messages) f.core.handlePacket(addressOf(i + 1), m, f.tick())
+  const directory = new Directory()
+  const learn = (f: Fixture) => {
+    for (let i = 0; i < packets.length; i++) {
+      for (const m of codec.decodePacket(packets[i]!).messages) f.core.handlePacket(addressOf(i + 1), m, f.tick())
+    }
+    f.core.drain()
   }
-  f.core.drain()
+  // the first node interns every name and announcement; a second one, in the same process,
+  // shares them and pays for its own table only (a simulated network of many nodes)
+  const h0 = heapNow()
+  const first = new Fixture(1, 42, directory)
+  learn(first)
   const h1 = heapNow()
-  f.quiet()
+  first.quiet()
   const h2 = heapNow()
+  const second = new Fixture(1, 43, directory)
+  learn(second)
+  second.quiet()
+  const h3 = heapNow()
+  const columns = second.core.footprint.table / second.core.numNodes
   const keep: Array<unknown> = []
   const probe = (make: () => unknown) => {
     keep.length = 0
@@ -658,15 +671,16 @@ const memory = (() => {
     return (heapNow() - a) / 10_000
   }
   const u8small = probe(() => new Uint8Array(6))
-  const u8empty = probe(() => new Uint8Array(0))
   keep.length = 0
-  // and what making one costs: the decoder copies every byte field with `slice`
-  const src = new Uint8Array(1_400).fill(1)
-  const time = (make: (i: number) => Uint8Array) =>
-    sample({ ...budget, setup: () => src, batch: 10_000, op: (b, i) => void make(i) }).median
-  const sliceSmall = time((i) => src.slice(i & 511, (i & 511) + 6))
-  const sliceEmpty = time((i) => src.slice(i & 511, i & 511))
-  return { n, entry: (h2 - h0) / (n - 1), queued: (h1 - h2) / (n - 1), u8small, u8empty, sliceSmall, sliceEmpty, core: f.core }
+  return {
+    n,
+    owned: (h2 - h0) / (n - 1),
+    queued: (h1 - h2) / (n - 1),
+    shared: (h3 - h2) / (n - 1),
+    columns,
+    u8small,
+    core: [first.core, second.core]
+  }
 })()
 
 // ---- the broadcast queue on its own ---------------------------------------------------------
@@ -772,14 +786,15 @@ console.log(table(
 ))
 console.log("")
 
-console.log(`## Memory per member (a ${num(memory.n)}-member table built from decoded alive packets, after full GC)\n`)
+console.log(`## Memory per member (${num(memory.n)}-member tables built from decoded alive packets, heap after full GC)\n`)
 console.log(table(
-  ["what", "bytes", "ns to make"],
+  ["what", "bytes per member"],
   [
-    ["member table entry (Entry, Member snapshot, name/address strings, addr/meta/vsn arrays, map slot)", num(memory.entry), "–"],
-    ["its alive broadcast while queued (encoded bytes + queue item + key)", num(memory.queued), "–"],
-    ["for scale: a 6-byte `Uint8Array` with its own buffer (`slice` of 6 bytes)", num(memory.u8small), ns(memory.sliceSmall)],
-    ["for scale: an empty `Uint8Array` (`slice` of 0 bytes)", num(memory.u8empty), ns(memory.sliceEmpty)]
+    ["a node's table, its own names and announcements included (interned name, address, metadata, versions)", num(memory.owned)],
+    ["a second node's table over the same directory (what each more node of a simulated network costs)", num(memory.shared)],
+    ["of which the table's columns and indexes (`MemberTable.footprint`)", num(memory.columns, 1)],
+    ["an alive broadcast while queued (encoded bytes, shared between nodes, + queue columns)", num(memory.queued)],
+    ["for scale: a 6-byte `Uint8Array` with its own buffer", num(memory.u8small)]
   ]
 ))
 console.log("")
