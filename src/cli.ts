@@ -2,16 +2,12 @@
 /**
  * The `gossip` executable: `gossip agent` runs a cluster member, `gossip
  * members` queries a running one. See `gossip --help`.
+ *
+ * Only a loader: it turns on Node's compile cache before the program is
+ * read, so that every start after the first skips compiling it (the program
+ * itself cannot do that for its own code, which is compiled before it runs).
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
-import { Command } from "effect/cli"
-import { gossip } from "./cli/Commands.ts"
-import { teardown } from "./cli/Shutdown.ts"
-import { version } from "./cli/Version.ts"
+import { enableCompileCache } from "node:module"
 
-gossip.pipe(
-  Command.run({ version }),
-  Effect.provide(NodeServices.layer),
-  (program) => NodeRuntime.runMain(program, { teardown })
-)
+enableCompileCache()
+await import("./cli/Main.ts")

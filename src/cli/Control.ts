@@ -11,7 +11,7 @@
  * It listens only on the address it is given (meant for loopback): it has no
  * authentication, like serf's RPC without an auth key.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"

@@ -4,7 +4,7 @@
  * memberlist sends one request and at most one response per connection, so a
  * connection is a plain byte pipe here; framing is the engine's business.
  */
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"
 import { Cause, Deferred, Duration, Effect, Exit, Option, Queue, Scope } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { Socket } from "effect/socket"

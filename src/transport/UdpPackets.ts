@@ -3,7 +3,7 @@
  * received datagrams into a bounded queue (one Effect step per batch, a plain
  * `offerUnsafe` per datagram) and sends datagrams to `host:port` targets.
  */
-import { NodeDatagramSocket } from "@effect/platform-node"
+import * as NodeDatagramSocket from "@effect/platform-node-shared/NodeDatagramSocket"
 import { Cause, Clock, Effect, Queue } from "effect"
 import { NetAddress } from "effect/net"
 import type { DatagramSocket } from "effect/socket"

@@ -6,7 +6,8 @@
  * const live = UdpTcpTransport.layerNode({ bindAddress: "0.0.0.0", bindPort: 7946 })
  * ```
  */
-import { NodeDns, NodeSocketServer } from "@effect/platform-node"
+import * as NodeDns from "@effect/platform-node-shared/NodeDns"
+import * as NodeSocketServer from "@effect/platform-node-shared/NodeSocketServer"
 import { Context, Effect, Exit, Layer, Result, Scope } from "effect"
 import { Dns } from "effect/net"
 import type { DatagramSocket, SocketServer } from "effect/socket"

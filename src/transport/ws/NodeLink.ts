@@ -4,7 +4,7 @@
  * that dials peers. A pinned IP is reached through a custom `lookup`, so the
  * URL keeps its host name for the `Host` header and the certificate check.
  */
-import { NodeWS } from "@effect/platform-node"
+import * as NodeWS from "@effect/platform-node-shared/NodeWS"
 import { Effect, Scope } from "effect"
 import { Socket } from "effect/socket"
 import { isIP } from "node:net"

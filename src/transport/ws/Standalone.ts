@@ -2,11 +2,13 @@
  * The transport's own HTTP(S) server, for a node that does not share an
  * application's: `@effect/platform-node`'s `HttpServer` on a Node server made
  * here, so that what the application server would leave to its owner is
- * bounded too. A client that does not finish its upgrade request within
+ * bounded too. That package is an optional peer, loaded only when such a
+ * server starts: a node on UDP/TCP, or mounted on an application's server,
+ * never needs it. A client that does not finish its upgrade request within
  * `handshakeTimeout` is answered 408 and cut off, a malformed request 400,
  * and connections over the limits are closed at accept; each is counted.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import type * as NodeHttpServerModule from "@effect/platform-node/NodeHttpServer"
 import { Effect, Exit, FiberSet, Scope } from "effect"
 import { HttpServerRequest } from "effect/http"
 import * as Http from "node:http"
@@ -30,6 +32,20 @@ export interface StandaloneOptions {
 }
 
 const causeText = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+const bindAddress = (host: string, port: number): string => `${host.includes(":") ? `[${host}]` : host}:${port}`
+
+/** `@effect/platform-node`'s HTTP server module, or a bind failure that says to install it. */
+const loadNodeHttpServer = (address: string): Effect.Effect<typeof NodeHttpServerModule, TransportError> =>
+  Effect.tryPromise({
+    try: () => import("@effect/platform-node/NodeHttpServer"),
+    catch: (cause) =>
+      new TransportError({
+        reason: "Bind",
+        address,
+        message: `a standalone WebSocket server needs the package @effect/platform-node: ${causeText(cause)}`
+      })
+  })
 
 /**
  * Listens in the current scope; returns the bound port and `attach`, which
@@ -122,6 +138,8 @@ export const listenStandalone = Effect.fnUntraced(function*(options: StandaloneO
   // connections are gone: `ws` waits for every WebSocket before it lets the server close.
   const parent = yield* Effect.scope
   const serverScope = yield* Scope.fork(parent, "sequential")
+  const address = bindAddress(options.host, options.port)
+  const NodeHttpServer = yield* loadNodeHttpServer(address)
   const http = yield* NodeHttpServer.make(() => server, {
     host: options.host,
     port: options.port,
@@ -132,7 +150,7 @@ export const listenStandalone = Effect.fnUntraced(function*(options: StandaloneO
     Effect.mapError((e) =>
       new TransportError({
         reason: "Bind",
-        address: `${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`,
+        address,
         message: `WebSocket server: ${causeText((e as { readonly cause?: unknown }).cause ?? e)}`
       })
     ),

@@ -16,7 +16,7 @@
  * const mounted = WebSocketTransport.layerMountedNode({ advertiseUrl: "wss://10.0.0.5:443/gossip" })
  * ```
  */
-import { NodeDns } from "@effect/platform-node"
+import * as NodeDns from "@effect/platform-node-shared/NodeDns"
 import { Context, Effect, Layer } from "effect"
 import type { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpRouter, HttpServer } from "effect/http"
