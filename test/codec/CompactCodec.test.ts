@@ -239,13 +239,23 @@ describe("CompactCodec: packet messages round trip", () => {
     expect(c.vsn).toBeNull()
   })
 
-  it("copies byte fields out of the input, and accepts a Node Buffer", () => {
-    const bytes = Buffer.from(codec.encodeMessage(alive({ meta: new Uint8Array([1, 2, 3]) })))
-    const m = codec.decodePacket(bytes).messages[0] as Alive
+  it("a datagram's membership fields are plain views of it; payloads, and every field of a stream, are copies", () => {
+    const bytes = Buffer.from(codec.encodePacket([
+      codec.encodeMessage(alive({ meta: new Uint8Array([1, 2, 3]) })),
+      codec.encodeMessage(user(new Uint8Array([4, 5])))
+    ], { checksum: false }))
+    const [a, u] = codec.decodePacket(bytes).messages as [Alive, ReturnType<typeof user>]
+    expect(a.meta).toEqual(new Uint8Array([1, 2, 3]))
+    expect(a.addr).toEqual(ipv4)
+    // views, not Node Buffers: the node compares them and copies what it keeps
+    expect(a.meta!.constructor).toBe(Uint8Array)
+    expect(a.meta!.buffer).toBe(bytes.buffer)
     bytes.fill(0)
-    expect(m.meta).toEqual(new Uint8Array([1, 2, 3]))
-    expect(m.addr).toEqual(ipv4)
-    expect(m.meta!.constructor).toBe(Uint8Array)
+    expect(u.payload).toEqual(new Uint8Array([4, 5]))
+    const stream = Buffer.from(codec.encodeStream(pushPull(1, { nodes: [pushNode(0, { meta: new Uint8Array([7]) })] }), { initiator: true }))
+    const read = codec.decodeStream(stream, { initiator: true })
+    stream.fill(0)
+    expect(read._tag === "Complete" && read.message._tag === "PushPull" && Array.from(read.message.nodes[0]!.meta!)).toEqual([7])
   })
 
   it("encodes a 10-character alive without meta in at most 40 bytes", () => {

@@ -51,7 +51,8 @@ const readIndirectPing = (r: Reader): IndirectPing => ({
   sourcePort: r.port()
 })
 
-const readAck = (r: Reader): Ack => ({ _tag: "Ack", seqNo: r.varint(), payload: r.bytes() })
+// payloads go to the application: always copies, so a kept payload never pins a datagram
+const readAck = (r: Reader): Ack => ({ _tag: "Ack", seqNo: r.varint(), payload: r.bytes(true) })
 
 const readNack = (r: Reader): Nack => ({ _tag: "Nack", seqNo: r.varint() })
 
@@ -79,7 +80,7 @@ const readDead = (r: Reader): Dead => ({
   from: r.string()
 })
 
-const readUser = (r: Reader): UserMsg => ({ _tag: "User", payload: r.requiredBytes("user payload") })
+const readUser = (r: Reader): UserMsg => ({ _tag: "User", payload: r.requiredBytes("user payload", true) })
 
 const readErr = (r: Reader): ErrResp => ({ _tag: "Err", error: r.string() })
 

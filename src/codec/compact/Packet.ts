@@ -96,7 +96,7 @@ const decodePart = (
     errors.push(error("Empty", "empty message"))
     return
   }
-  const r = new Reader(bytes, start, end)
+  const r = new Reader(bytes, start, end, true)
   try {
     const m = readPacketMessage(r)
     if (r.pos === end) messages.push(m)

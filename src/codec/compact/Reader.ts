@@ -45,16 +45,23 @@ export const asPlainBytes = (bytes: Uint8Array): Uint8Array =>
 // `ignoreBOM` so that a leading U+FEFF is kept as part of the string.
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
-/** Cursor over one message; each method reads one field or throws `ReadFailure`. */
+/**
+ * Cursor over one message; each method reads one field or throws `ReadFailure`.
+ * With `views`, byte fields are views of the input (a datagram: small, and read
+ * at once by the node, which copies what it keeps); otherwise, and always for
+ * fields asked as `own`, they are copies.
+ */
 export class Reader {
   readonly buf: Uint8Array
   pos: number
   readonly end: number
+  private readonly views: boolean
 
-  constructor(buf: Uint8Array, pos: number, end: number) {
+  constructor(buf: Uint8Array, pos: number, end: number, views = false) {
     this.buf = buf
     this.pos = pos
     this.end = end
+    this.views = views
   }
 
   get remaining(): number {
@@ -96,26 +103,26 @@ export class Reader {
     return p
   }
 
-  /** Exactly `n` bytes, copied so the message does not pin (or share) the input buffer. */
-  take(n: number): Uint8Array {
+  /** Exactly `n` bytes: a view, or with `own` (or without `views`) a copy that does not pin the input. */
+  take(n: number, own = false): Uint8Array {
     if (n > this.end - this.pos) {
       return fail("Truncated", `field of ${n} bytes runs past the end (${this.end - this.pos} left)`)
     }
     if (n === 0) return EMPTY
-    const out = this.buf.slice(this.pos, this.pos + n)
+    const out = this.views && !own ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n)
     this.pos += n
     return out
   }
 
   /** A byte field: varint `length + 1`, 0 for `null`. */
-  bytes(): Uint8Array | null {
+  bytes(own = false): Uint8Array | null {
     const n = this.varint()
-    return n === 0 ? null : this.take(n - 1)
+    return n === 0 ? null : this.take(n - 1, own)
   }
 
   /** A byte field that may not be `null`. */
-  requiredBytes(field: string): Uint8Array {
-    const b = this.bytes()
+  requiredBytes(field: string, own = false): Uint8Array {
+    const b = this.bytes(own)
     return b === null ? fail("Malformed", `${field} is null`) : b
   }
 
