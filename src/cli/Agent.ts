@@ -6,8 +6,9 @@
  * it leaves gracefully (serf leave intent, then the memberlist leave) and
  * exits with code 0.
  */
-import { Context, Deferred, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
+import type { HttpRouter } from "effect/http"
 import { GossipConfigError } from "../Config.ts"
 import { ClusterKeyring, Gossip, type GossipError } from "../Gossip.ts"
 import { WebSocketTransport } from "../transport/ws/WebSocketTransport.ts"
@@ -18,7 +19,6 @@ import * as Control from "./Control.ts"
 import { AgentControl } from "./Control.ts"
 import { logEvents } from "./EventLog.ts"
 import { agentLogging, MonitorHub } from "./Monitor.ts"
-import { toMemberInfo } from "./MemberInfo.ts"
 import { toStatsInfo } from "./StatsInfo.ts"
 import type { AgentOptions } from "./Options.ts"
 import { announceLeave, MemberClock, serfDelegateVersions } from "./SerfCompat.ts"
@@ -26,6 +26,7 @@ import { serfRoutes } from "./SerfControl.ts"
 import { serfAgentLayer, startKeys } from "./SerfSetup.ts"
 import type { AgentError } from "./Shutdown.ts"
 import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
+import * as Operations from "./Operations.ts"
 
 /**
  * The node, configured from the flags, plus what a serf agent does besides
@@ -91,10 +92,11 @@ const gracefulLeave = Effect.gen(function*() {
 const serveControl = (
   ctl: string,
   control: AgentControl["Service"],
-  services: Context.Context<SerfAgent | MonitorHub>
+  services: Context.Context<SerfAgent | MonitorHub>,
+  routes: Layer.Layer<never, never, HttpRouter.HttpRouter>
 ): Effect.Effect<void, AgentError, Scope.Scope> =>
   Layer.build(
-    Control.layer(ctl, serfRoutes).pipe(
+    Control.layer(ctl, Layer.mergeAll(serfRoutes, routes)).pipe(
       Layer.provide(Layer.succeed(AgentControl, control)),
       Layer.provide(Layer.succeedContext(services))
     )
@@ -116,7 +118,8 @@ export const runAgent = Effect.fn("gossip.agent")(
     let stopping = false
     yield* exitOnRepeatedSignal(() => stopping)
 
-    const services = yield* Layer.build(nodeLayer(options)).pipe(
+    const restored = yield* Operations.restore(options)
+    const services = yield* Layer.build(nodeLayer(yield* Operations.startOptions(options, restored))).pipe(
       Effect.catch((e) =>
         fatal("cannot start the node", {
           error: e._tag,
@@ -127,6 +130,7 @@ export const runAgent = Effect.fn("gossip.agent")(
       )
     )
     const membership = Context.get(services, Membership)
+    const operations = yield* Operations.start(options, services, restored)
     yield* Effect.forkScoped(logEvents(membership))
     // let the event logger subscribe before the join produces the first events
     yield* Effect.yieldNow
@@ -134,12 +138,12 @@ export const runAgent = Effect.fn("gossip.agent")(
     if (Option.isSome(options.ctl)) {
       const hub = yield* MonitorHub
       yield* serveControl(options.ctl.value, {
-        members: Effect.map(membership.currentMembers, (ms) => ms.map(toMemberInfo)),
+        members: operations.members,
         stats: Effect.all([membership.currentMembers, membership.healthScore, membership.stats]).pipe(
           Effect.map(([ms, health, counters]) => toStatsInfo(options.name, ms, health, counters))
         ),
         leave: Deferred.succeed(leaveRequested, undefined).pipe(Effect.andThen(Deferred.await(left)))
-      }, Context.add(Context.make(MonitorHub, hub), SerfAgent, Context.get(services, SerfAgent)))
+      }, Context.add(Context.make(MonitorHub, hub), SerfAgent, Context.get(services, SerfAgent)), operations.routes)
       // however the agent stops, a pending POST /v1/leave gets its answer before the server closes
       yield* Effect.addFinalizer(() => Deferred.done(left, Exit.void))
     }
@@ -162,20 +166,25 @@ export const runAgent = Effect.fn("gossip.agent")(
       )
       yield* Effect.logInfo("joined").pipe(Effect.annotateLogs({ contacted, seeds: options.join }))
     }
+    yield* operations.background
 
     // The last finalizer runs first when the scope closes, while the node and
     // the endpoint are still up, whether a signal interrupted the agent or a
-    // leave was requested.
-    yield* Effect.addFinalizer(() =>
+    // leave was requested. A failure (--retry-join gave up) stops it without a leave, as serf's.
+    yield* Effect.addFinalizer((exit) =>
       Effect.sync(() => {
         stopping = true
       }).pipe(
-        Effect.andThen(gracefulLeave),
+        Effect.andThen(
+          Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+            ? Effect.void
+            : Effect.andThen(operations.beforeLeave, gracefulLeave)
+        ),
         Effect.provide(services),
         Effect.ensuring(Deferred.done(left, Exit.void))
       )
     )
-    yield* Deferred.await(leaveRequested)
+    yield* Effect.raceFirst(Deferred.await(leaveRequested), operations.stopped)
   },
   Effect.scoped,
   Effect.onExit((exit) =>

@@ -1,12 +1,16 @@
 /**
  * The `gossip` command tree: `gossip agent` runs a node, `gossip members`
- * lists the members a running agent sees, `gossip stats` prints its counters. `--help`, `--version` and
+ * lists the members a running agent sees, `gossip stats` prints its counters;
+ * `join`, `leave`, `force-leave` and `info` act on it as serf's commands do. `--help`, `--version` and
  * `--log-level` come from `effect/cli`.
  */
 import { Command } from "effect/cli"
 import { runAgent } from "./Agent.ts"
 import { listMembers, printStats } from "./Members.ts"
 import { agentFlags, membersFlags } from "./Options.ts"
+import { forceLeaveParams, infoFlags, joinParams, leaveFlags, membersQueryFlags } from "./ClientOptions.ts"
+import { forceLeave, joinCluster, leaveCluster } from "./ClusterOps.ts"
+import { printInfo } from "./Info.ts"
 import { event, keys, monitorCommand, query } from "./SerfCommands.ts"
 
 /** `gossip agent …`: one cluster member in the foreground. */
@@ -33,9 +37,18 @@ export const agent = Command.make("agent", agentFlags, runAgent).pipe(
 )
 
 /** `gossip members …`: the member table of a running agent. */
-export const members = Command.make("members", membersFlags, listMembers).pipe(
-  Command.withDescription("List the members a running agent sees, through its control endpoint"),
-  Command.withExamples([{ command: "gossip members --ctl 127.0.0.1:7373", description: "Print the member table" }])
+export const members = Command.make("members", membersQueryFlags, listMembers).pipe(
+  Command.withDescription(
+    "List the members a running agent sees, as `serf members` does: status alive, leaving, left or failed; " +
+      "--status, --name and --tag key=regexp filter (whole-value regexps, all must match)"
+  ),
+  Command.withExamples([
+    { command: "gossip members --ctl 127.0.0.1:7373", description: "Print the member list" },
+    {
+      command: "gossip members --ctl 127.0.0.1:7373 --status failed --tag role=web.* --detailed",
+      description: "Failed web members, with protocol versions and incarnations"
+    }
+  ])
 )
 
 /** `gossip stats …`: a running agent's view of the cluster and its counters. */
@@ -44,8 +57,34 @@ export const stats = Command.make("stats", membersFlags, printStats).pipe(
   Command.withExamples([{ command: "gossip stats --ctl 127.0.0.1:7373", description: "Print the cluster stats" }])
 )
 
+/** `gossip join ADDR…`: a running agent joins more members. */
+export const join = Command.make("join", joinParams, joinCluster).pipe(
+  Command.withDescription("Tell a running agent to join more members; prints how many it contacted"),
+  Command.withExamples([{ command: "gossip join --ctl 127.0.0.1:7373 10.0.0.4:7946", description: "Join a seed" }])
+)
+
+/** `gossip leave`: a running agent leaves gracefully and exits. */
+export const leave = Command.make("leave", leaveFlags, leaveCluster).pipe(
+  Command.withDescription("Tell a running agent to leave the cluster gracefully and exit"),
+  Command.withExamples([{ command: "gossip leave --ctl 127.0.0.1:7373", description: "Graceful leave" }])
+)
+
+/** `gossip force-leave NAME`: a failed member is marked left everywhere. */
+export const forceLeaveCommand = Command.make("force-leave", forceLeaveParams, forceLeave).pipe(
+  Command.withDescription(
+    "Force a failed member into the left state, on every agent (serf's too); --prune also erases it from their lists"
+  ),
+  Command.withExamples([{ command: "gossip force-leave --ctl 127.0.0.1:7373 web-3", description: "Clean out a failed member" }])
+)
+
+/** `gossip info`: what a running agent says about itself. */
+export const info = Command.make("info", infoFlags, printInfo).pipe(
+  Command.withDescription("Show a running agent's name, address, tags, memberlist runtime, serf clocks and counters"),
+  Command.withExamples([{ command: "gossip info --ctl 127.0.0.1:7373 --format json", description: "As JSON" }])
+)
+
 /** The root command. */
 export const gossip = Command.make("gossip").pipe(
   Command.withDescription("SWIM + Lifeguard gossip membership, compatible with hashicorp/memberlist and serf"),
-  Command.withSubcommands([agent, members, stats, event, query, keys, monitorCommand])
+  Command.withSubcommands([agent, members, stats, join, leave, forceLeaveCommand, info, event, query, keys, monitorCommand])
 )

@@ -1,84 +1,78 @@
 /**
- * `gossip members`: asks a running agent's control endpoint for its member
- * table and prints it, as a table like `serf members` or as JSON.
+ * `gossip members` and `gossip stats`: a running agent's member list,
+ * filtered and printed as `serf members` prints it (aligned columns `name
+ * addr status tags`, or JSON `{"members": […]}`), and its counters.
  */
-import { NodeHttpClient } from "@effect/platform-node"
-import { Console, Effect } from "effect"
-import type { Schema } from "effect"
-import { CliError } from "effect/cli"
-import { HttpClient, HttpClientResponse } from "effect/http"
+import { Effect } from "effect"
+import { call, printAnswer } from "./ControlClient.ts"
+import type { MemberFilters } from "./MemberFilter.ts"
+import { memberFilter } from "./MemberFilter.ts"
 import type { MemberInfo } from "./MemberInfo.ts"
 import { MemberInfoList } from "./MemberInfo.ts"
-import type { MembersOptions } from "./Options.ts"
+import type { MembersOptions, TableFormat } from "./Options.ts"
 import { formatStats, StatsInfo } from "./StatsInfo.ts"
 
-/** How long to wait for the agent: it answers from memory, so a slow answer means trouble. */
-const REQUEST_TIMEOUT = "5 seconds"
+/** Tags as serf prints them: `key=value` pairs, comma-separated, here sorted by key. */
+export const formatTags = (tags: Readonly<Record<string, string>>): string =>
+  Object.keys(tags).sort().map((k) => `${k}=${tags[k]}`).join(",")
 
-const formatTags = (tags: Readonly<Record<string, string>>): string =>
-  Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(",")
-
-/** The member list as an aligned table: name, address, state, incarnation and tags. */
-export const formatTable = (members: ReadonlyArray<MemberInfo>): string => {
-  const rows = [
-    ["NAME", "ADDRESS", "STATE", "INCARNATION", "TAGS"],
-    ...[...members]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((m) => [m.name, m.address, m.state, String(m.incarnation), formatTags(m.tags)])
-  ]
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ").trimEnd())
+/** Rows of cells as aligned columns, two spaces apart, the last column unpadded (serf's `columnize`). */
+export const columns = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths: Array<number> = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd())
     .join("\n")
 }
 
 /**
- * `GET path` of the agent at `ctl` (`ip:port`), decoded with `schema`. Through
- * `node:http` rather than `fetch`, which refuses some ports (6000, 6665, …)
- * that a control endpoint may well use.
+ * The member list as `serf members` prints it, sorted by name; `detailed`
+ * adds the serf (delegate) protocol version and range, as serf's `-detailed`
+ * does, then memberlist's protocol version and range and the incarnation.
  */
-const getJson = <A, I>(ctl: string, path: string, schema: Schema.Codec<A, I>) =>
-  HttpClient.get(`http://${ctl}${path}`).pipe(
-    Effect.flatMap(HttpClientResponse.filterStatusOk),
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(schema)),
-    Effect.timeout(REQUEST_TIMEOUT),
-    Effect.provide(NodeHttpClient.layerNodeHttp)
-  )
+export const formatMembers = (members: ReadonlyArray<MemberInfo>, detailed: boolean): string =>
+  columns([...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((m) => {
+    const row = [m.name, m.addr, m.status, formatTags(m.tags)]
+    if (!detailed) return row
+    return [
+      ...row,
+      `Protocol Version: ${m.protocol.version}`,
+      `Available Protocol Range: [${m.protocol.min}, ${m.protocol.max}]`,
+      `Memberlist Protocol: ${m.memberlist.version} [${m.memberlist.min}, ${m.memberlist.max}]`,
+      `Incarnation: ${m.incarnation}`
+    ]
+  }))
 
-/** `GET /v1/members` of the agent at `ctl`, decoded. */
-export const fetchMembers = (ctl: string) => getJson(ctl, "/v1/members", MemberInfoList)
-
-/** `GET /v1/stats` of the agent at `ctl`, decoded. */
-export const fetchStats = (ctl: string) => getJson(ctl, "/v1/stats", StatsInfo)
-
-// The innermost cause says what actually happened (ECONNREFUSED, …); the wrappers only say where.
-const explain = (error: Error): string => {
-  let innermost = error
-  for (let depth = 0; depth < 5 && innermost.cause instanceof Error; depth++) innermost = innermost.cause
-  return innermost === error ? error.message : `${error.message}: ${innermost.message}`
+/** Everything `gossip members` runs with. */
+export interface MembersQuery extends MemberFilters {
+  readonly ctl: string
+  readonly format: TableFormat
+  readonly detailed: boolean
 }
 
-/** Prints what `fetch` got from the agent, as JSON or as `text` renders it; exit code 1 with `failure` when it cannot. */
-const printFromAgent = <A>(
-  options: MembersOptions,
-  fetch: Effect.Effect<A, Error>,
-  failure: string,
-  text: (a: A) => string
-) =>
-  Effect.gen(function*() {
-    const value = yield* fetch.pipe(
-      Effect.mapError((cause) =>
-        new CliError.UserError({ cause, userMessage: `${failure} ${options.ctl}: ${explain(cause)}` })
-      )
-    )
-    yield* Console.log(options.format === "json" ? JSON.stringify(value, null, 2) : text(value))
-  })
+/** `GET /v1/members` of the agent at `ctl`, decoded. */
+export const fetchMembers = (ctl: string) => call(ctl, "GET", "/v1/members", MemberInfoList)
+
+/** Prints the members of the agent at `options.ctl` that the filters match; exit code 1 when it cannot. */
+export const listMembers = Effect.fn("gossip.members")((options: MembersQuery) => {
+  const matches = memberFilter(options)
+  return printAnswer(
+    fetchMembers(options.ctl),
+    `cannot list members through the agent at ${options.ctl}`,
+    (members) => {
+      const shown = members.filter(matches)
+      return options.format === "json"
+        ? JSON.stringify({ members: shown }, null, 2)
+        : formatMembers(shown, options.detailed)
+    }
+  )
+})
 
 /** Prints the stats of the agent at `options.ctl`: members by state, health score, counters. */
 export const printStats = Effect.fn("gossip.stats")((options: MembersOptions) =>
-  printFromAgent(options, fetchStats(options.ctl), "cannot read stats from the agent at", formatStats)
-)
-
-/** Prints the member table of the agent at `options.ctl`; a clear message and exit code 1 when it cannot. */
-export const listMembers = Effect.fn("gossip.members")((options: MembersOptions) =>
-  printFromAgent(options, fetchMembers(options.ctl), "cannot list members through the agent at", formatTable)
+  printAnswer(
+    call(options.ctl, "GET", "/v1/stats", StatsInfo),
+    `cannot read stats from the agent at ${options.ctl}`,
+    (stats) => options.format === "json" ? JSON.stringify(stats, null, 2) : formatStats(stats)
+  )
 )

@@ -1,7 +1,7 @@
 /**
  * The command-line flags of `gossip agent` and `gossip members`. Every value is
  * decoded with a Schema while the command line is parsed, so a malformed
- * `--bind`, `--tag` or `--encrypt` is a usage error (exit code 1, with the
+ * `--bind`, `--tag` or `--encrypt` is a usage error (exit code 2, with the
  * reason) before anything binds a socket.
  */
 import { Effect, Option, Schema, SchemaTransformation } from "effect"
@@ -12,6 +12,7 @@ import { joinHostPort } from "../Address.ts"
 import type { Profile } from "../Config.ts"
 import { encodeTags } from "../serf/Tags.ts"
 import { parseHostPort } from "../transport/Resolve.ts"
+import { GoDuration } from "./GoDuration.ts"
 
 /** memberlist's default port, used by `--bind` and `--advertise` when none is given. */
 export const DEFAULT_PORT = 7946
@@ -224,6 +225,31 @@ export const agentFlags = {
         "created from --encrypt when absent"
     )
   ),
+  snapshot: Flag.String("snapshot").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "File where the agent keeps the members it knows, its clocks and its keyring, to rejoin them after a restart"
+    )
+  ),
+  rejoin: Flag.Boolean("rejoin").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("With --snapshot: rejoin the previous cluster at start even after a graceful leave")
+  ),
+  retryJoin: Flag.String("retry-join").pipe(
+    Flag.withSchema(JoinAddress),
+    Flag.atLeast(0),
+    Flag.withDescription("Address of a member to join, retried in the background until a join succeeds (repeatable)")
+  ),
+  retryInterval: Flag.String("retry-interval").pipe(
+    Flag.withSchema(GoDuration(1000)),
+    Flag.withDefault(30_000),
+    Flag.withDescription("Time between --retry-join attempts (a duration such as 30s, at least 1s; default 30s)")
+  ),
+  retryMax: Flag.Int("retry-max").pipe(
+    Flag.filter((n) => n >= 0, (n) => `expected 0 or more, got ${n}`),
+    Flag.withDefault(0),
+    Flag.withDescription("--retry-join retries before the agent exits with an error (default 0: retry forever)")
+  ),
   logFormat: Flag.Literals("log-format", ["text", "json"]).pipe(
     Flag.withDefault<LogFormat>("text"),
     Flag.withDescription("text, or json: one JSON object per line")
@@ -263,6 +289,12 @@ export interface AgentOptions {
   readonly tlsKey: Option.Option<string>
   readonly tlsCa: Option.Option<string>
   readonly tlsServerName: Option.Option<string>
+  readonly snapshot: Option.Option<string>
+  readonly rejoin: boolean
+  readonly retryJoin: ReadonlyArray<string>
+  /** Milliseconds. */
+  readonly retryInterval: number
+  readonly retryMax: number
   readonly keyringFile: Option.Option<string>
 }
 

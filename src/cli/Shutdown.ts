@@ -2,11 +2,13 @@
  * How the process ends. `NodeRuntime.runMain` turns SIGINT/SIGTERM into an
  * interruption of the main fiber, whose finalizers perform the graceful
  * leave; this module gives such a stop exit code 0 (a requested, clean stop,
- * as serf reports it), turns a second signal during the leave into an
- * immediate exit, and defines the error for failures already logged.
+ * as serf reports it) and a usage error exit code 2, turns a second signal
+ * during the leave into an immediate exit, and defines the error for failures
+ * already logged.
  */
 import { Cause, Effect, Exit, Runtime, Schema } from "effect"
 import type { Scope } from "effect"
+import { CliError } from "effect/cli"
 
 /**
  * A failure that has already been logged in the agent's own format: the
@@ -25,13 +27,21 @@ export const fatal = (message: string, fields: Readonly<Record<string, unknown>>
     Effect.andThen(Effect.fail(new AgentError({ message })))
   )
 
+/** The exit code of a usage error (a bad flag or argument), as Unix commands use it. */
+export const USAGE_EXIT_CODE = 2
+
+/** A command line that did not parse: effect/cli has printed the errors and the usage. */
+const isUsageError = (error: unknown): boolean =>
+  CliError.isCliError(error) && error._tag === "ShowHelp" && error.errors.length > 0
+
 /**
  * `runMain` teardown: an interruption (a signal, after the graceful leave has
- * run in the finalizers) exits with 0; success and failure keep the defaults
- * (0, and 1 or the error's own code).
+ * run in the finalizers) exits with 0, a usage error with 2; success and
+ * failure keep the defaults (0, and 1 or the error's own code).
  */
 export const teardown: Runtime.Teardown = (exit, onExit) => {
   if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+  if (Exit.isFailure(exit) && isUsageError(Cause.squash(exit.cause))) return onExit(USAGE_EXIT_CODE)
   return Runtime.defaultTeardown(exit, onExit)
 }
 

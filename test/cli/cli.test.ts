@@ -6,14 +6,15 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Exit, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
-import { CliOutput, Command } from "effect/cli"
+import { CliError, CliOutput, Command } from "effect/cli"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { formatJson, formatText } from "../../src/cli/LineLogger.ts"
+import { gossip } from "../../src/cli/Commands.ts"
 import { describeEvent } from "../../src/cli/EventLog.ts"
-import { formatTable } from "../../src/cli/Members.ts"
+import { teardown } from "../../src/cli/Shutdown.ts"
 import type { AgentOptions } from "../../src/cli/Options.ts"
 import { agentFlags, BindAddress, EncryptionKey, JoinAddress, Tag } from "../../src/cli/Options.ts"
 import { presets } from "../../src/Config.ts"
@@ -169,7 +170,8 @@ const startAgent = (spec: AgentSpec): Effect.Effect<RunningAgent, Error, Scope.S
 
 const MemberRow = Schema.Struct({
   name: Schema.String,
-  address: Schema.String,
+  addr: Schema.String,
+  status: Schema.String,
   state: Schema.String,
   incarnation: Schema.Number,
   tags: Schema.Record(Schema.String, Schema.String)
@@ -184,6 +186,10 @@ const getMembers = (agent: RunningAgent) =>
 
 const stateOf = (agent: RunningAgent, name: string) =>
   Effect.map(getMembers(agent), (rows) => rows.find((r) => r.name === name)?.state)
+
+/** serf's status of `name` as `agent` lists it (undefined: not listed). */
+const statusOf = (agent: RunningAgent, name: string) =>
+  Effect.map(getMembers(agent), (rows) => rows.find((r) => r.name === name)?.status)
 
 const isEvent = (event: string, node: string) => (r: LogLine) => r.event === event && r.node === node
 
@@ -235,6 +241,23 @@ const parseAgentArgs = (args: ReadonlyArray<string>) =>
       Effect.ignore
     )
     return { parsed, errors }
+  })
+
+/** Parses `args` with the whole `gossip` command tree; the CLI's error texts (handlers must not run). */
+const parseGossipArgs = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const errors: Array<string> = []
+    const presenter = CliOutput.layerPresenter({
+      present: (event) =>
+        Effect.sync(() => {
+          if (event._tag === "InvalidInvocation") errors.push(...event.errors.map((e) => e.message))
+        })
+    })
+    yield* Command.runWith(gossip, { version: "test" })(args).pipe(
+      Effect.provide(Layer.mergeAll(NodeServices.layer, presenter)),
+      Effect.ignore
+    )
+    return { errors }
   })
 
 describe("gossip flags", () => {
@@ -307,6 +330,34 @@ describe("gossip flags", () => {
       assert.strictEqual(parsed!.logFormat, "json")
     }))
 
+  it.effect("parses the restart flags: --snapshot, --rejoin, --retry-join, --retry-interval, --retry-max", () =>
+    Effect.gen(function*() {
+      const { errors, parsed } = yield* parseAgentArgs([
+        "--snapshot",
+        "/var/lib/gossip/snapshot",
+        "--rejoin",
+        "--retry-join",
+        "10.0.0.1",
+        "--retry-join",
+        "10.0.0.2:7000",
+        "--retry-interval",
+        "1m30s",
+        "--retry-max",
+        "3"
+      ])
+      assert.deepStrictEqual(errors, [])
+      assert.strictEqual(Option.getOrUndefined(parsed!.snapshot), "/var/lib/gossip/snapshot")
+      assert.isTrue(parsed!.rejoin)
+      assert.deepStrictEqual(parsed!.retryJoin, ["10.0.0.1", "10.0.0.2:7000"])
+      assert.strictEqual(parsed!.retryInterval, 90_000)
+      assert.strictEqual(parsed!.retryMax, 3)
+      const defaults = (yield* parseAgentArgs([])).parsed!
+      assert.isTrue(Option.isNone(defaults.snapshot))
+      assert.isFalse(defaults.rejoin)
+      assert.strictEqual(defaults.retryInterval, 30_000, "serf's default")
+      assert.strictEqual(defaults.retryMax, 0, "retry forever")
+    }))
+
   it.effect("defaults: bind 0.0.0.0:7946, lan, text logs, no control endpoint", () =>
     Effect.gen(function*() {
       const { errors, parsed } = yield* parseAgentArgs(["--name", "n1"])
@@ -330,7 +381,11 @@ describe("gossip flags", () => {
         [["--profile", "fast"], "--profile"],
         [["--ctl", "127.0.0.1"], "--ctl"],
         [["--log-format", "xml"], "--log-format"],
-        [["--name", ""], "--name"]
+        [["--name", ""], "--name"],
+        [["--retry-interval", "30"], "--retry-interval"],
+        [["--retry-interval", "500ms"], "at least 1000 ms"],
+        [["--retry-max", "-1"], "0 or more"],
+        [["--retry-join", "bad host"], "--retry-join"]
       ]
       for (const [args, expected] of cases) {
         const { errors, parsed } = yield* parseAgentArgs(args)
@@ -340,17 +395,47 @@ describe("gossip flags", () => {
       }
     }))
 
-  it.live("invalid flags exit with code 1 and say why; --help and --version exit 0", () =>
+  it.effect("every command refuses bad flags and arguments while parsing, naming them", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["members", "--ctl", "127.0.0.1:1", "--status", "dead"], "matches none of the statuses"],
+        [["members", "--ctl", "127.0.0.1:1", "--name", "(("], "regular expression"],
+        [["members", "--ctl", "127.0.0.1:1", "--tag", "role"], "--tag"],
+        [["join", "--ctl", "127.0.0.1:1"], "address"],
+        [["join", "--ctl", "127.0.0.1:1", "bad host"], "address"],
+        [["force-leave", "--ctl", "127.0.0.1:1"], "name"],
+        [["info", "--ctl", "nowhere"], "--ctl"],
+        [["leave"], "--ctl"],
+        [["bogus"], "bogus"]
+      ]
+      for (const [args, expected] of cases) {
+        const { errors } = yield* parseGossipArgs(args)
+        assert.isAbove(errors.length, 0, args.join(" "))
+        assert.include(errors.join("\n"), expected, args.join(" "))
+      }
+    }))
+
+  it("a usage error exits with code 2, help 0, a failure 1, a signal's stop 0", () => {
+    const codeOf = (exit: Exit.Exit<unknown, unknown>) => {
+      let code = -1
+      teardown(exit, (c) => (code = c))
+      return code
+    }
+    const invalid = new CliError.InvalidValue({ option: "tag", value: "x", expected: "key=value", kind: "flag" })
+    assert.strictEqual(codeOf(Exit.fail(new CliError.ShowHelp({ commandPath: ["gossip"], errors: [invalid] }))), 2)
+    assert.strictEqual(codeOf(Exit.fail(new CliError.ShowHelp({ commandPath: ["gossip"], errors: [] }))), 0)
+    assert.strictEqual(codeOf(Exit.fail(new CliError.UserError({ cause: "x", userMessage: "no agent" }))), 1)
+    assert.strictEqual(codeOf(Exit.interrupt(1)), 0)
+    assert.strictEqual(codeOf(Exit.void), 0)
+  })
+
+  it.live("a bad flag exits with code 2, says why and prints the usage; --help and --version exit 0", () =>
     Effect.gen(function*() {
       const badTag = yield* runGossip(SOURCE_ENTRY, ["agent", "--tag", "novalue"])
-      assert.strictEqual(badTag.code, 1)
+      assert.strictEqual(badTag.code, 2, badTag.stderr)
       assert.include(badTag.stderr, "Invalid value for flag --tag")
-      const badBind = yield* runGossip(SOURCE_ENTRY, ["agent", "--bind", "nowhere:1"])
-      assert.strictEqual(badBind.code, 1)
-      assert.include(badBind.stderr, "--bind")
-      const badKey = yield* runGossip(SOURCE_ENTRY, ["agent", "--encrypt", "%%%"])
-      assert.strictEqual(badKey.code, 1)
-      assert.include(badKey.stderr, "--encrypt")
+      assert.include(badTag.stdout, "USAGE")
+      assert.include(badTag.stdout, "gossip agent")
       const help = yield* runGossip(SOURCE_ENTRY, ["--help"])
       assert.strictEqual(help.code, 0)
       assert.include(help.stdout, "agent")
@@ -358,7 +443,7 @@ describe("gossip flags", () => {
       const version = yield* runGossip(SOURCE_ENTRY, ["--version"])
       assert.strictEqual(version.code, 0)
       assert.match(version.stdout, /\d+\.\d+\.\d+/)
-    }), 30_000)
+    }), 60_000)
 })
 
 describe("gossip output formats", () => {
@@ -428,21 +513,6 @@ describe("gossip output formats", () => {
       `2025-01-02T03:04:05.678Z INFO  member joined event=joined node="b c" tags={"role":"web"} big="10" msg=ignored`
     )
   })
-
-  it("prints the member table sorted by name, with tags", () => {
-    const table = formatTable([
-      { name: "web-2", address: "10.0.0.2:7946", state: "alive", incarnation: 1, tags: { role: "web", dc: "lab" } },
-      { name: "db-1", address: "10.0.0.10:7946", state: "left", incarnation: 12, tags: {} }
-    ])
-    assert.strictEqual(
-      table,
-      [
-        "NAME   ADDRESS         STATE  INCARNATION  TAGS",
-        "db-1   10.0.0.10:7946  left   12",
-        "web-2  10.0.0.2:7946   alive  1            role=web,dc=lab"
-      ].join("\n")
-    )
-  })
 })
 
 // -------------------------------------------------------------------------------------------------
@@ -459,7 +529,8 @@ describe("gossip agent (child processes on loopback)", () => {
       const rows = yield* getMembers(c)
       assert.deepStrictEqual(rows.find((r) => r.name === "cli-a")?.tags, { role: "web", dc: "lab" })
       assert.deepStrictEqual(rows.find((r) => r.name === "cli-b")?.tags, { role: "db" })
-      assert.strictEqual(rows.find((r) => r.name === "cli-a")?.address, a.address)
+      assert.strictEqual(rows.find((r) => r.name === "cli-a")?.addr, a.address)
+      assert.strictEqual(rows.find((r) => r.name === "cli-a")?.status, "alive")
       assert.isAtLeast(rows.find((r) => r.name === "cli-a")!.incarnation, 1)
 
       // Answered from the member table in memory, not by waiting on the protocol: the median of
@@ -479,13 +550,18 @@ describe("gossip agent (child processes on loopback)", () => {
       // gossip members prints the table, and JSON on request
       const table = yield* runGossip(SOURCE_ENTRY, ["members", "--ctl", a.ctl])
       assert.strictEqual(table.code, 0, table.stderr)
+      // serf's layout: name, address, status, tags; no header
       const lines = table.stdout.trim().split("\n")
-      assert.match(lines[0]!, /^NAME\s+ADDRESS\s+STATE\s+INCARNATION\s+TAGS$/)
-      assert.match(lines.find((l) => l.startsWith("cli-a "))!, /cli-a\s+127\.0\.0\.21:\d+\s+alive\s+\d+\s+dc=lab,role=web/)
-      assert.match(lines.find((l) => l.startsWith("cli-b "))!, /alive\s+\d+\s+role=db$/)
-      assert.strictEqual(lines.length, 4)
+      assert.match(lines.find((l) => l.startsWith("cli-a "))!, /^cli-a\s+127\.0\.0\.21:\d+\s+alive\s+dc=lab,role=web$/)
+      assert.match(lines.find((l) => l.startsWith("cli-b "))!, /alive\s+role=db$/)
+      assert.strictEqual(lines.length, 3)
       const json = yield* runGossip(SOURCE_ENTRY, ["members", "--ctl", b.ctl, "--format", "json"])
-      assert.deepStrictEqual(decodeRows(JSON.parse(json.stdout)).map((r) => r.name).sort(), ["cli-a", "cli-b", "cli-c"])
+      assert.deepStrictEqual(
+        decodeRows(JSON.parse(json.stdout).members).map((r) => r.name).sort(),
+        ["cli-a", "cli-b", "cli-c"]
+      )
+      const filtered = yield* runGossip(SOURCE_ENTRY, ["members", "--ctl", a.ctl, "--tag", "role=web|db", "--name", "cli-[ab]"])
+      assert.deepStrictEqual(filtered.stdout.trim().split("\n").map((l) => l.split(/\s+/)[0]), ["cli-a", "cli-b"])
       const unreachable = yield* runGossip(SOURCE_ENTRY, ["members", "--ctl", `127.0.0.21:${yield* freePort("127.0.0.21")}`])
       assert.strictEqual(unreachable.code, 1)
       assert.include(unreachable.stderr, "cannot list members")
@@ -546,6 +622,90 @@ describe("gossip agent (child processes on loopback)", () => {
       assert.deepStrictEqual(exit, { code: 1, signal: null }, b.output())
       assert.isTrue(b.records().some((r) => String(r.msg).startsWith("second signal")), b.output())
     })), 30_000)
+
+  it.live("gossip join, info and force-leave act on a running agent as serf's commands do", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const a = yield* startAgent({ name: "ops-a", ip: "127.0.0.27", tags: { role: "web" } })
+      const b = yield* startAgent({ name: "ops-b", ip: "127.0.0.28" })
+
+      const joined = yield* runGossip(SOURCE_ENTRY, ["join", "--ctl", b.ctl, a.address])
+      assert.strictEqual(joined.code, 0, joined.stderr)
+      assert.strictEqual(joined.stdout.trim(), "Successfully joined cluster by contacting 1 nodes.")
+      yield* waitAllAlive(a, ["ops-a", "ops-b"])
+      const nobody = `127.0.0.27:${yield* freePort("127.0.0.27")}`
+      const refused = yield* runGossip(SOURCE_ENTRY, ["join", "--ctl", b.ctl, nobody])
+      assert.strictEqual(refused.code, 1)
+      assert.include(refused.stderr, "error joining the cluster")
+      assert.include(refused.stderr, "no seed answered")
+
+      const info = yield* runGossip(SOURCE_ENTRY, ["info", "--ctl", a.ctl, "--format", "json"])
+      assert.strictEqual(info.code, 0, info.stderr)
+      const sections = JSON.parse(info.stdout)
+      assert.strictEqual(sections.agent.name, "ops-a")
+      assert.strictEqual(sections.agent.addr, a.address)
+      assert.deepStrictEqual(sections.tags, { role: "web" })
+      assert.strictEqual(sections.memberlist.members, "2")
+      assert.strictEqual(sections.memberlist.encrypted, "false")
+      assert.strictEqual(sections.memberlist.protocol_version, "2")
+      assert.strictEqual(sections.serf.alive, "2")
+      assert.match(sections.serf.member_time, /^\d+$/)
+      const infoText = yield* runGossip(SOURCE_ENTRY, ["info", "--ctl", a.ctl])
+      assert.match(infoText.stdout, /^agent:\n\taddr = /)
+      assert.match(infoText.stdout, /^\thealth_score = \d+$/m)
+
+      // only a failed member can be forced out
+      const alive = yield* runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-b"])
+      assert.strictEqual(alive.code, 1)
+      assert.include(alive.stderr, "only a failed member")
+      const unknown = yield* runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-z"])
+      assert.strictEqual(unknown.code, 1)
+      assert.include(unknown.stderr, "no member named")
+      yield* b.signal("SIGKILL")
+      yield* eventually(Effect.map(statusOf(a, "ops-b"), (s) => s === "failed"), 20_000, "ops-b failed")
+      const failedOnly = yield* runGossip(SOURCE_ENTRY, ["members", "--ctl", a.ctl, "--status", "failed"])
+      assert.match(failedOnly.stdout.trim(), /^ops-b\s+127\.0\.0\.28:\d+\s+failed$/)
+      const forced = yield* runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-b"])
+      assert.strictEqual(forced.code, 0, forced.stderr)
+      assert.strictEqual(yield* statusOf(a, "ops-b"), "left")
+      const pruned = yield* runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "--prune", "ops-b"])
+      assert.strictEqual(pruned.code, 0, pruned.stderr)
+      assert.isUndefined(yield* statusOf(a, "ops-b"))
+
+      // gossip leave: the agent leaves, answers, then exits 0
+      const leave = yield* runGossip(SOURCE_ENTRY, ["leave", "--ctl", a.ctl])
+      assert.strictEqual(leave.code, 0, leave.stderr)
+      assert.strictEqual(leave.stdout.trim(), "Graceful leave complete")
+      assert.deepStrictEqual(yield* a.exited(), { code: 0, signal: null })
+    })), 60_000)
+
+  it.live("--retry-join gives up after --retry-max retries and the agent exits with code 1", () =>
+    Effect.gen(function*() {
+      const ip = "127.0.0.29"
+      const deadPort = yield* freePort(ip)
+      const started = Date.now()
+      const run = yield* runGossip(SOURCE_ENTRY, [
+        "agent",
+        "--name",
+        "retrying",
+        "--bind",
+        `${ip}:${yield* freePort(ip, [deadPort])}`,
+        "--retry-join",
+        `${ip}:${deadPort}`,
+        "--retry-interval",
+        "1s",
+        "--retry-max",
+        "1",
+        "--log-format",
+        "json"
+      ])
+      assert.strictEqual(run.code, 1, run.stdout)
+      const records = run.stdout.trim().split("\n").map((l) => parseLine(l)!)
+      assert.strictEqual(records.filter((r) => r.msg === "join failed, retrying").length, 1, run.stdout)
+      const gaveUp = records.find((r) => r.msg === "retry-join gave up")
+      assert.strictEqual(gaveUp?.attempts, 2, run.stdout)
+      assert.isFalse(records.some((r) => r.msg === "leaving"), "no leave: it never joined")
+      assert.isBelow(Date.now() - started, 15_000)
+    }), 30_000)
 
   it.live("exits with code 1 and logs the error when no seed answers", () =>
     Effect.scoped(Effect.gen(function*() {
