@@ -205,7 +205,7 @@ export const monitorStream = (
       time: new Date().toISOString(),
       level: "info",
       msg: "monitor attached",
-      fields: { event: "monitor-attached", level: MONITOR_LEVELS[minRank] ?? "info" },
+      fields: { event: "monitor-attached", monitorLevel: MONITOR_LEVELS[minRank] ?? "info" },
       error: undefined
     }
     const batches = Stream.fromEffectRepeat(Effect.map(subscription.next, ({ dropped, records }) => {
