@@ -10,11 +10,12 @@ import type { HttpRouter } from "effect/http"
 import type { FileSystem, Scope } from "effect"
 import { ClusterKeyring } from "../Gossip.ts"
 import { Membership } from "../Membership.ts"
+import type { SerfAgent } from "../serf/SerfAgent.ts"
 import { collectInfo } from "./Info.ts"
 import { type MemberInfo, toMemberInfo } from "./MemberInfo.ts"
 import { type AgentOps, opsRoutes } from "./OpsControl.ts"
 import type { AgentOptions } from "./Options.ts"
-import { agentClocks, restoreClocks } from "./PersistedClocks.ts"
+import { agentClocks, followRemoteClocks, restoreClocks } from "./PersistedClocks.ts"
 import { rejoin, retryJoin } from "./RetryJoin.ts"
 import type { MemberClock } from "./SerfCompat.ts"
 import { SerfMembers } from "./SerfMembers.ts"
@@ -64,7 +65,7 @@ export interface Operations {
 /** Starts the operations on the node in `services`, with what the snapshot restored. */
 export const start = Effect.fnUntraced(function*(
   options: AgentOptions,
-  services: Context.Context<Membership | ClusterKeyring | MemberClock>,
+  services: Context.Context<Membership | ClusterKeyring | MemberClock | SerfAgent>,
   restored: Restored
 ): Effect.fn.Return<Operations, AgentError, Scope.Scope | FileSystem.FileSystem> {
   const membership = Context.get(services, Membership)
@@ -75,6 +76,7 @@ export const start = Effect.fnUntraced(function*(
   )
   const clocks = yield* agentClocks.pipe(Effect.provideContext(services))
   if (restored !== undefined) yield* restoreClocks(clocks, restored.clocks)
+  yield* followRemoteClocks(membership, clocks)
   const snapshotter = Option.isSome(options.snapshot)
     ? yield* Snapshotter.start({
       path: options.snapshot.value,

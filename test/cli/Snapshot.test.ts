@@ -6,13 +6,18 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, FileSystem } from "effect"
+import { Effect, Exit, Fiber, FileSystem, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { statSync } from "node:fs"
 import { JoinError } from "../../src/Errors.ts"
 import type { MembershipShape } from "../../src/Membership.ts"
 import { parseGoDuration } from "../../src/cli/GoDuration.ts"
 import type { PersistedClock } from "../../src/cli/PersistedClocks.ts"
+import { agentClocks, followRemoteClocks, readClocks, restoreClocks } from "../../src/cli/PersistedClocks.ts"
+import { MemberClock } from "../../src/cli/SerfCompat.ts"
+import { encodedKey, MsgpackWriter } from "../../src/codec/msgpack/Writer.ts"
+import { LamportClock } from "../../src/serf/Clocks.ts"
+import { SerfAgent } from "../../src/serf/SerfAgent.ts"
 import { retryJoin } from "../../src/cli/RetryJoin.ts"
 import type { SerfMembers } from "../../src/cli/SerfMembers.ts"
 import type { SerfMember, SerfStatus } from "../../src/cli/SerfView.ts"
@@ -279,6 +284,64 @@ describe("--retry-join", () => {
       const exit = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(joins.calls(), 3)
+    }))
+})
+
+describe("persisted clocks", () => {
+  const lamport = () => {
+    const clock = new LamportClock()
+    clock.increment() // serf starts its clocks at 1
+    return { clock, serf: { current: Effect.sync(() => clock.time()), witness: (t: number) => Effect.sync(() => clock.witness(t)) } }
+  }
+
+  it.effect("serf's clocks persist as the last LTime used, restore exactly, and follow serf's push/pull states", () =>
+    Effect.gen(function*() {
+      const event = lamport()
+      const query = lamport()
+      let memberSeen = 0
+      const services = Layer.mergeAll(
+        Layer.succeed(MemberClock, MemberClock.of({
+          witness: (t) => Effect.sync(() => void (memberSeen = Math.max(memberSeen, t))),
+          current: Effect.sync(() => memberSeen),
+          increment: Effect.sync(() => ++memberSeen)
+        })),
+        Layer.succeed(SerfAgent, { clocks: { event: event.serf, query: query.serf } } as unknown as SerfAgent["Service"])
+      )
+      const clocks = yield* agentClocks.pipe(Effect.provide(services))
+      assert.deepStrictEqual(clocks.map((c) => c.name), ["member", "event", "query"])
+      event.clock.increment() // an event sent at LTime 1; the next carries 2
+      assert.deepStrictEqual(yield* readClocks(clocks), { member: 0, event: 1, query: 0 })
+
+      // a restarted agent's clocks move on from there
+      const restarted = lamport()
+      const again = yield* agentClocks.pipe(Effect.provide(Layer.mergeAll(
+        Layer.succeed(MemberClock, MemberClock.of({ witness: () => Effect.void, current: Effect.succeed(0), increment: Effect.succeed(1) })),
+        Layer.succeed(SerfAgent, { clocks: { event: restarted.serf, query: lamport().serf } } as unknown as SerfAgent["Service"])
+      )))
+      yield* restoreClocks(again, { event: 1 })
+      assert.strictEqual(restarted.clock.time(), 2, "the next event carries a new LTime")
+
+      // serf's push/pull state: its clocks read one past their last LTime, as ours
+      const w = new MsgpackWriter(64)
+      w.byte(2)
+      w.mapHeader(3)
+      w.key(encodedKey("LTime"))
+      w.uint(40)
+      w.key(encodedKey("EventLTime"))
+      w.uint(30)
+      w.key(encodedKey("QueryLTime"))
+      w.uint(20)
+      const membership = {
+        subscribeRemoteStates: Effect.succeed(Stream.make({ from: "x", join: false, state: w.toBytes() }))
+      } as unknown as MembershipShape
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* followRemoteClocks(membership, clocks)
+        yield* Effect.yieldNow
+        yield* Effect.sleep(0)
+      }))
+      assert.strictEqual(event.clock.time(), 30, "witnessed 29: the next event carries 30, as serf's would")
+      assert.strictEqual(query.clock.time(), 20)
+      assert.strictEqual(memberSeen, 0, "the member clock is followed by the member list")
     }))
 })
 
