@@ -41,12 +41,13 @@ interface Encoded {
 
 interface Record {
   readonly announcement: Announcement
-  readonly key: string
+  /** The name id it was interned for. */
+  readonly name: number
+  /** The next announcement interned for the same name, or -1. */
+  next: number
   refs: number
   encoded: Encoded | undefined
 }
-
-const bytesKey = (bytes: Uint8Array): string => String.fromCharCode.apply(null, bytes as unknown as Array<number>)
 
 const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
   if (a === b) return true
@@ -63,13 +64,17 @@ export class Directory {
   private readonly nameIds = new Map<string, number>()
   private readonly names: Array<string> = []
   private nameRefs = new Int32Array(64)
-  /** The announcement each name was last interned with: the common case interns without hashing. */
-  private lastAnnouncement = new Int32Array(64).fill(-1)
+  /**
+   * The announcements of each name, as a chain through `Record.next`, the one interned last
+   * first: a name has one announcement, or a few while a change spreads, so finding one is a
+   * byte comparison or two, with no key to build.
+   */
+  private heads = new Int32Array(64).fill(-1)
   private readonly freeNames: Array<number> = []
 
-  private readonly recordIds = new Map<string, number>()
   private readonly records: Array<Record | undefined> = []
   private readonly freeRecords: Array<number> = []
+  private recordCount = 0
 
   /** Names interned right now. */
   get nameCount(): number {
@@ -78,7 +83,7 @@ export class Directory {
 
   /** Announcements interned right now. */
   get announcementCount(): number {
-    return this.recordIds.size
+    return this.recordCount
   }
 
   /** One more than the highest name id in use: tables size their indexes by it. */
@@ -104,7 +109,7 @@ export class Directory {
       else this.names[id] = name
       this.nameIds.set(name, id)
       if (id >= this.nameRefs.length) this.growNames(id + 1)
-      this.lastAnnouncement[id] = -1
+      this.heads[id] = -1
     }
     this.nameRefs[id]!++
     return id
@@ -131,15 +136,13 @@ export class Directory {
    * `name` is the id of `alive.node`, used to find the previous announcement quickly.
    */
   retainAnnouncement(name: number, alive: Alive): number {
-    const last = this.lastAnnouncement[name]!
-    const lastRecord = last >= 0 ? this.records[last] : undefined
-    if (lastRecord !== undefined && announces(lastRecord.announcement, alive)) {
-      lastRecord.refs++
-      return last
+    let previous = -1
+    let id = this.heads[name]!
+    while (id >= 0 && !announces(this.records[id]!.announcement, alive)) {
+      previous = id
+      id = this.records[id]!.next
     }
-    const key = `${alive.port}/${bytesKey(alive.addr)}/${bytesKey(alive.vsn!)}/${alive.meta === null ? "-" : `+${bytesKey(alive.meta)}`}`
-    let id = this.recordIds.get(key)
-    if (id === undefined) {
+    if (id < 0) {
       id = this.freeRecords.pop() ?? this.records.length
       // Copies: the message's fields may be views into a whole datagram.
       const addr = Uint8Array.from(alive.addr)
@@ -156,16 +159,23 @@ export class Directory {
           application,
           vsn: Uint8Array.from(alive.vsn!)
         },
-        key,
+        name,
+        next: this.heads[name]!,
         refs: 0,
         encoded: undefined
       }
       if (id === this.records.length) this.records.push(record)
       else this.records[id] = record
-      this.recordIds.set(key, id)
+      this.heads[name] = id
+      this.recordCount++
+    } else if (previous >= 0) {
+      // to the front: the announcement interned last is the one asked for next
+      const record = this.records[id]!
+      this.records[previous]!.next = record.next
+      record.next = this.heads[name]!
+      this.heads[name] = id
     }
     this.records[id]!.refs++
-    this.lastAnnouncement[name] = id
     return id
   }
 
@@ -176,9 +186,17 @@ export class Directory {
   releaseAnnouncement(id: number): void {
     const record = this.records[id]!
     if (--record.refs > 0) return
-    this.recordIds.delete(record.key)
+    // unlink it from its name's chain
+    if (this.heads[record.name] === id) {
+      this.heads[record.name] = record.next
+    } else {
+      let at = this.heads[record.name]!
+      while (this.records[at]!.next !== id) at = this.records[at]!.next
+      this.records[at]!.next = record.next
+    }
     this.records[id] = undefined
     this.freeRecords.push(id)
+    this.recordCount--
   }
 
   /**
@@ -214,8 +232,8 @@ export class Directory {
     const refs = new Int32Array(size)
     refs.set(this.nameRefs)
     this.nameRefs = refs
-    const last = new Int32Array(size).fill(-1)
-    last.set(this.lastAnnouncement)
-    this.lastAnnouncement = last
+    const heads = new Int32Array(size).fill(-1)
+    heads.set(this.heads)
+    this.heads = heads
   }
 }
