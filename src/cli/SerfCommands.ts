@@ -12,7 +12,7 @@
  * - `gossip monitor [--log-level L] [--format json]`: the agent's log live,
  *   as `serf monitor`.
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Duration, Effect, Option, Schema, Stream } from "effect"
 import { CliError, Command, GlobalFlag } from "effect/cli"
 import { HttpClient, HttpClientRequest } from "effect/http"

@@ -6,35 +6,8 @@
 import { Schema, SchemaTransformation } from "effect"
 import { Argument, Flag } from "effect/cli"
 import { compileTagExpr } from "../serf/QueryPayloads.ts"
+import { parseGoDuration } from "./GoDuration.ts"
 import { EncryptionKey, membersFlags } from "./Options.ts"
-
-const units: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  "µs": 1e-3,
-  "μs": 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000
-}
-
-/** Go's `time.ParseDuration` syntax (`500ms`, `5s`, `1m30s`, `1.5s`), in milliseconds; `undefined` when invalid. */
-export const parseGoDuration = (text: string): number | undefined => {
-  const t = text.trim()
-  if (t === "0") return 0
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y
-  let total = 0
-  let pos = 0
-  while (pos < t.length) {
-    re.lastIndex = pos
-    const m = re.exec(t)
-    if (m === null) return undefined
-    total += Number(m[1]) * units[m[2]!]!
-    pos = re.lastIndex
-  }
-  return pos === 0 ? undefined : total
-}
 
 /** `--timeout`: a Go duration such as `5s` or `500ms`, decoded to milliseconds (at least 1 ms, at most an hour). */
 export const QueryTimeout = Schema.String.check(Schema.makeFilter((text: string) => {

@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { CliOutput, Command } from "effect/cli"
 import { columnize, formatKeyResult, manageKeys, sendEvent, sendQuery } from "../../src/cli/SerfCommands.ts"
-import { eventParams, keysParams, monitorParams, parseGoDuration, queryParams } from "../../src/cli/SerfOptions.ts"
+import { eventParams, keysParams, monitorParams, queryParams } from "../../src/cli/SerfOptions.ts"
 
 const K = Buffer.alloc(32, 3).toString("base64")
 
@@ -32,15 +32,6 @@ const parse = <P extends Parameters<typeof Command.make>[1]>(params: P, args: Re
   })
 
 describe("serf commands: flags", () => {
-  it("reads durations as Go writes them", () => {
-    assert.strictEqual(parseGoDuration("5s"), 5000)
-    assert.strictEqual(parseGoDuration("500ms"), 500)
-    assert.strictEqual(parseGoDuration("1m30s"), 90_000)
-    assert.strictEqual(parseGoDuration("1.5s"), 1500)
-    assert.strictEqual(parseGoDuration("0"), 0)
-    for (const bad of ["", "5", "s", "5 s", "5x", "soon", "-1s"]) assert.isUndefined(parseGoDuration(bad), bad)
-  })
-
   it.effect("event: name, optional payload, --coalesce=false", () =>
     Effect.gen(function*() {
       const { parsed } = yield* parse(eventParams, ["--ctl", "127.0.0.1:7373", "deploy", "v42", "--coalesce=false"])
