@@ -156,7 +156,7 @@ export const runAgent = Effect.fn("gossip.agent")(
       bind: options.bind,
       profile: options.profile,
       tags: options.tags,
-      encrypted: options.encrypt.length > 0,
+      encrypted: Context.get(services, ClusterKeyring) !== undefined,
       ...(Option.isSome(options.ctl) ? { ctl: options.ctl.value } : {})
     }))
 

@@ -4,7 +4,7 @@
  * `info`, `stats`): one request, its answer decoded with a Schema, and every
  * failure turned into one clear line for the operator (exit code 1).
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Duration, Effect, Schema } from "effect"
 import { CliError } from "effect/cli"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"

@@ -33,12 +33,13 @@ export const restore = (options: AgentOptions): Effect.Effect<Restored, never, F
   })
 
 /**
- * The options the node starts with: the keys of `--encrypt` when given (they
- * win, as the operator's explicit choice), else the snapshot's keyring.
+ * The options the node starts with: the keys of `--keyring-file` or
+ * `--encrypt` when given (they win, as the operator's explicit choice), else
+ * the snapshot's keyring.
  */
 export const startOptions = (options: AgentOptions, restored: Restored): Effect.Effect<AgentOptions> => {
   const keyring = restored?.keyring ?? []
-  if (keyring.length === 0) return Effect.succeed(options)
+  if (keyring.length === 0 || Option.isSome(options.keyringFile)) return Effect.succeed(options)
   if (options.encrypt.length > 0) {
     const same = keyring.length === options.encrypt.length && keyring.every((k, i) => k === options.encrypt[i])
     return same
