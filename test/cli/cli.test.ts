@@ -625,20 +625,29 @@ describe("gossip agent (child processes on loopback)", () => {
 
   it.live("gossip join, info and force-leave act on a running agent as serf's commands do", () =>
     Effect.scoped(Effect.gen(function*() {
-      const a = yield* startAgent({ name: "ops-a", ip: "127.0.0.27", tags: { role: "web" } })
-      const b = yield* startAgent({ name: "ops-b", ip: "127.0.0.28" })
+      const [a, b] = yield* Effect.all([
+        startAgent({ name: "ops-a", ip: "127.0.0.27", tags: { role: "web" } }),
+        startAgent({ name: "ops-b", ip: "127.0.0.28" })
+      ], { concurrency: "unbounded" })
 
       const joined = yield* runGossip(SOURCE_ENTRY, ["join", "--ctl", b.ctl, a.address])
       assert.strictEqual(joined.code, 0, joined.stderr)
       assert.strictEqual(joined.stdout.trim(), "Successfully joined cluster by contacting 1 nodes.")
       yield* waitAllAlive(a, ["ops-a", "ops-b"])
       const nobody = `127.0.0.27:${yield* freePort("127.0.0.27")}`
-      const refused = yield* runGossip(SOURCE_ENTRY, ["join", "--ctl", b.ctl, nobody])
+      // independent commands, run side by side
+      const [refused, info, infoText, alive, unknown] = yield* Effect.all([
+        runGossip(SOURCE_ENTRY, ["join", "--ctl", b.ctl, nobody]),
+        runGossip(SOURCE_ENTRY, ["info", "--ctl", a.ctl, "--format", "json"]),
+        runGossip(SOURCE_ENTRY, ["info", "--ctl", a.ctl]),
+        // only a failed member can be forced out
+        runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-b"]),
+        runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-z"])
+      ], { concurrency: "unbounded" })
       assert.strictEqual(refused.code, 1)
       assert.include(refused.stderr, "error joining the cluster")
       assert.include(refused.stderr, "no seed answered")
 
-      const info = yield* runGossip(SOURCE_ENTRY, ["info", "--ctl", a.ctl, "--format", "json"])
       assert.strictEqual(info.code, 0, info.stderr)
       const sections = JSON.parse(info.stdout)
       assert.strictEqual(sections.agent.name, "ops-a")
@@ -649,15 +658,11 @@ describe("gossip agent (child processes on loopback)", () => {
       assert.strictEqual(sections.memberlist.protocol_version, "2")
       assert.strictEqual(sections.serf.alive, "2")
       assert.match(sections.serf.member_time, /^\d+$/)
-      const infoText = yield* runGossip(SOURCE_ENTRY, ["info", "--ctl", a.ctl])
       assert.match(infoText.stdout, /^agent:\n\taddr = /)
       assert.match(infoText.stdout, /^\thealth_score = \d+$/m)
 
-      // only a failed member can be forced out
-      const alive = yield* runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-b"])
       assert.strictEqual(alive.code, 1)
       assert.include(alive.stderr, "only a failed member")
-      const unknown = yield* runGossip(SOURCE_ENTRY, ["force-leave", "--ctl", a.ctl, "ops-z"])
       assert.strictEqual(unknown.code, 1)
       assert.include(unknown.stderr, "no member named")
       yield* b.signal("SIGKILL")
