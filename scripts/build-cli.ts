@@ -1,7 +1,8 @@
 /**
  * Builds the `gossip` executable after `tsc` has built the library: the program
  * (`src/cli/Main.ts`) as one tree-shaken file, `dist/cli/main.js`, with every
- * package it uses inside, and the loader (`src/cli.ts`) as `dist/cli.js`.
+ * package it uses inside (and a file per part it loads with `import()`, such
+ * as undici for the HTTP client), and the loader (`src/cli.ts`) as `dist/cli.js`.
  *
  * One file starts faster than the few hundred modules it replaces (each is
  * resolved, read and compiled on its own), carries only the code the commands
@@ -37,7 +38,11 @@ rmSync(`${root}dist/cli`, { recursive: true, force: true })
 await build({
   ...common,
   entryPoints: ["src/cli/Main.ts"],
-  outfile: "dist/cli/main.js",
+  outdir: "dist/cli",
+  entryNames: "main",
+  // what the program imports with import() stays out of main.js, read only when used
+  splitting: true,
+  chunkNames: "[name]-[hash]",
   minifySyntax: true,
   minifyWhitespace: true,
   // ws's optional native helpers: ws falls back to JavaScript when they are absent

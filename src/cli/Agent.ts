@@ -15,14 +15,12 @@ import { WebSocketTransport } from "../transport/ws/WebSocketTransport.ts"
 import { Membership } from "../Membership.ts"
 import { SerfAgent } from "../serf/SerfAgent.ts"
 import { encodeTags } from "../serf/Tags.ts"
-import * as Control from "./Control.ts"
-import { AgentControl } from "./Control.ts"
+import type { AgentControl } from "./Control.ts"
 import { logEvents } from "./EventLog.ts"
 import { agentLogging, MonitorHub } from "./Monitor.ts"
 import { toStatsInfo } from "./StatsInfo.ts"
 import type { AgentOptions } from "./Options.ts"
 import { announceLeave, MemberClock, serfDelegateVersions } from "./SerfCompat.ts"
-import { serfRoutes } from "./SerfControl.ts"
 import { serfAgentLayer, startKeys } from "./SerfSetup.ts"
 import type { AgentError } from "./Shutdown.ts"
 import { exitOnRepeatedSignal, fatal } from "./Shutdown.ts"
@@ -88,19 +86,25 @@ const gracefulLeave = Effect.gen(function*() {
   yield* Effect.logInfo("left").pipe(Effect.annotateLogs({ ltime: intent.ltime, notified: intent.sent }))
 })
 
-/** Serves the control endpoint on `ctl` in the current scope. */
+/**
+ * Serves the control endpoint on `ctl` in the current scope. Its HTTP server is read only
+ * here, once the node answers probes: the node does not wait for code it does not use.
+ */
 const serveControl = (
   ctl: string,
   control: AgentControl["Service"],
   services: Context.Context<SerfAgent | MonitorHub>,
   routes: Layer.Layer<never, never, HttpRouter.HttpRouter>
 ): Effect.Effect<void, AgentError, Scope.Scope> =>
-  Layer.build(
-    Control.layer(ctl, Layer.mergeAll(serfRoutes, routes)).pipe(
-      Layer.provide(Layer.succeed(AgentControl, control)),
-      Layer.provide(Layer.succeedContext(services))
-    )
-  ).pipe(
+  Effect.promise(() => Promise.all([import("./Control.ts"), import("./SerfControl.ts")])).pipe(
+    Effect.flatMap(([Control, { serfRoutes }]) =>
+      Layer.build(
+        Control.layer(ctl, Layer.mergeAll(serfRoutes, routes)).pipe(
+          Layer.provide(Layer.succeed(Control.AgentControl, control)),
+          Layer.provide(Layer.succeedContext(services))
+        )
+      )
+    ),
     Effect.catch((e) =>
       fatal("cannot serve the control endpoint", {
         reason: e.cause instanceof Error ? e.cause.message : String(e.cause),

@@ -1,6 +1,7 @@
 /**
- * serf's event, query, key and monitor commands, run against a running
- * agent's control endpoint (see `SerfControl.ts`):
+ * What serf's event, query, key and monitor commands do (`Commands.ts`
+ * declares them), run against a running agent's control endpoint (see
+ * `SerfControl.ts`):
  *
  * - `gossip event NAME [PAYLOAD] [--coalesce=false]`: a user event, which
  *   serf agents deliver to their handlers and show in `serf monitor`;
@@ -14,12 +15,11 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Console, Duration, Effect, Option, Schema, Stream } from "effect"
-import { CliError, Command, GlobalFlag } from "effect/cli"
+import { CliError, GlobalFlag } from "effect/cli"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import type { KeyOperation, KeyOperationResult } from "../serf/KeyManager.ts"
 import { parseRecord, renderRecord } from "./Monitor.ts"
 import { QueryLine } from "./SerfControl.ts"
-import { eventParams, keysParams, monitorParams, queryParams } from "./SerfOptions.ts"
 
 /** The agent answered with an error status. */
 class Refused extends Schema.TaggedError<Refused>()("Refused", { message: Schema.String }) {}
@@ -279,52 +279,3 @@ export const monitor = Effect.fn("gossip.monitor")(function*(options: {
     userMessage: "The agent ended the monitor: it has left or stopped"
   })
 })
-
-// -------------------------------------------------------------------------------------------------
-// the commands
-
-/** `gossip event …`. */
-export const event = Command.make("event", eventParams, sendEvent).pipe(
-  Command.withDescription("Send a serf user event to the cluster through a running agent"),
-  Command.withExamples([
-    { command: "gossip event --ctl 127.0.0.1:7373 deploy v42", description: "Send event 'deploy' with payload 'v42'" },
-    {
-      command: "gossip event --ctl 127.0.0.1:7373 --coalesce=false restart web-1",
-      description: "An event serf agents must not coalesce"
-    }
-  ])
-)
-
-/** `gossip query …`. */
-export const query = Command.make("query", queryParams, sendQuery).pipe(
-  Command.withDescription("Send a serf query through a running agent and print the acks and responses"),
-  Command.withExamples([
-    { command: "gossip query --ctl 127.0.0.1:7373 uptime", description: "Ask every member" },
-    {
-      command: "gossip query --ctl 127.0.0.1:7373 --tag role=^web$ --timeout 2s load",
-      description: "Ask the web members, for two seconds"
-    }
-  ])
-)
-
-/** `gossip keys …`. */
-export const keys = Command.make("keys", keysParams, manageKeys).pipe(
-  Command.withDescription(
-    "Install, use, remove or list encryption keys on every member (serf agents too), as `serf keys`"
-  ),
-  Command.withExamples([
-    { command: "gossip keys --ctl 127.0.0.1:7373 --install <base64 key>", description: "Install a new key everywhere" },
-    { command: "gossip keys --ctl 127.0.0.1:7373 --list", description: "List the keys of every member" }
-  ])
-)
-
-/** `gossip monitor …`. */
-export const monitorCommand = Command.make("monitor", monitorParams, monitor).pipe(
-  Command.withDescription(
-    "Stream a running agent's log live: member changes, user events, queries (--log-level sets the level, default info)"
-  ),
-  Command.withExamples([
-    { command: "gossip monitor --ctl 127.0.0.1:7373", description: "Follow the agent at info level" },
-    { command: "gossip monitor --ctl 127.0.0.1:7373 --log-level debug --format json", description: "Everything, as JSON" }
-  ])
-)
