@@ -11,7 +11,6 @@ import { arch, availableParallelism, platform } from "node:os"
 import type { MembershipShape } from "../Membership.ts"
 import type { Keyring } from "../security/Keyring.ts"
 import { decodeTags } from "../serf/Tags.ts"
-import { call, printAnswer } from "./ControlClient.ts"
 import type { TableFormat } from "./Options.ts"
 import type { PersistedClock } from "./PersistedClocks.ts"
 import type { SerfMembers } from "./SerfMembers.ts"
@@ -99,11 +98,15 @@ export const formatInfo = (info: AgentInfo): string =>
     return [`${section}:`, ...lines].join("\n")
   }).join("\n")
 
-/** `gossip info`: prints the info of the agent at `ctl`. */
-export const printInfo = Effect.fn("gossip.info")((options: { readonly ctl: string; readonly format: TableFormat }) =>
-  printAnswer(
+/**
+ * `gossip info`: prints the info of the agent at `ctl`. The HTTP client is read only here:
+ * the agent, which collects its info with this module, never loads it.
+ */
+export const printInfo = Effect.fn("gossip.info")(function*(options: { readonly ctl: string; readonly format: TableFormat }) {
+  const { call, printAnswer } = yield* Effect.promise(() => import("./ControlClient.ts"))
+  return yield* printAnswer(
     call(options.ctl, "GET", "/v1/info", AgentInfo),
     `cannot read info from the agent at ${options.ctl}`,
     (info) => options.format === "json" ? JSON.stringify(info, null, 2) : formatInfo(info)
   )
-)
+})

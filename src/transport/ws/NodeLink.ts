@@ -4,7 +4,7 @@
  * that dials peers. A pinned IP is reached through a custom `lookup`, so the
  * URL keeps its host name for the `Host` header and the certificate check.
  */
-import * as NodeWS from "@effect/platform-node-shared/NodeWS"
+import type * as NodeWS from "@effect/platform-node-shared/NodeWS"
 import { Effect, Scope } from "effect"
 import { Socket } from "effect/socket"
 import { isIP } from "node:net"
@@ -107,15 +107,18 @@ const pinnedLookup = (ip: string): LookupFunction => (_host, options, callback) 
   else callback(null, ip, family)
 }
 
+/** The `ws` client, read at the first dial: a node that never dials over WebSocket never loads it. */
+const loadWs = Effect.promise(() => import("@effect/platform-node-shared/NodeWS"))
+
 /** Dials peers with the `ws` client, one WebSocket per link. */
 export const nodeConnector = (limits: WebSocketLimits, tls: TlsClientOptions = {}): Connector => ({
   connect: (target: DialTarget, timeoutMillis: number) => {
     const url = targetUrl(target)
     let ws: NodeWS.WebSocket | undefined
     const open = Effect.acquireRelease(
-      Effect.try({
+      Effect.flatMap(loadWs, (client) => Effect.try({
         try: () => {
-          ws = new NodeWS.WebSocket(url, {
+          ws = new client.WebSocket(url, {
             maxPayload: limits.maxFrameSize,
             perMessageDeflate: false,
             handshakeTimeout: Math.max(1, timeoutMillis),
@@ -129,7 +132,7 @@ export const nodeConnector = (limits: WebSocketLimits, tls: TlsClientOptions = {
           return ws
         },
         catch: (cause) => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })
-      }),
+      })),
       (w) => Effect.sync(() => w.readyState === w.CONNECTING ? w.terminate() : w.close(1000))
     )
     return Effect.flatMap(

@@ -11,8 +11,7 @@
 import type * as NodeHttpServerModule from "@effect/platform-node/NodeHttpServer"
 import { Effect, Exit, FiberSet, Scope } from "effect"
 import { HttpServerRequest } from "effect/http"
-import * as Http from "node:http"
-import * as Https from "node:https"
+import type * as Http from "node:http"
 import type { Socket as NetSocket } from "node:net"
 import { canonicalIp } from "../Resolve.ts"
 import { TransportError } from "../Transport.ts"
@@ -61,9 +60,10 @@ export const listenStandalone = Effect.fnUntraced(function*(options: StandaloneO
     // how often Node looks for requests past their timeout
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.handshakeTimeout / 2)))
   }
+  // read here, not at load: a node that never serves WebSocket never loads Node's HTTP stack
   const server: Http.Server = options.tls === undefined
-    ? Http.createServer(timeouts)
-    : Https.createServer({
+    ? (yield* Effect.promise(() => import("node:http"))).createServer(timeouts)
+    : (yield* Effect.promise(() => import("node:https"))).createServer({
       ...timeouts,
       cert: options.tls.cert as string,
       key: options.tls.key as string,
