@@ -164,7 +164,8 @@ export const makeNode = (
 ): Effect.Effect<NodeHandle, never, Scope.Scope> =>
   Effect.gen(function*() {
     const random = yield* Random.Random
-    const start = yield* Clock.currentTimeMillis
+    const clock = yield* Clock.Clock
+    const start = clock.currentTimeMillisUnsafe()
     const shared = yield* Effect.serviceOption(SharedDirectory)
     const core = new NodeCore({
       config,
@@ -236,10 +237,9 @@ export const makeNode = (
     const annotate = Effect.annotateLogs({ node: config.name })
     const channels = new ChannelRegistry()
     /** An application message goes to whoever claims it (topics), else to the raw subscribers. */
-    const deliver = (message: UserMessage): Effect.Effect<void> =>
-      options.intercept !== undefined && options.intercept(message)
-        ? Effect.void
-        : Effect.sync(() => messages.publish(message))
+    const deliver = (message: UserMessage): void => {
+      if (options.intercept === undefined || !options.intercept(message)) messages.publish(message)
+    }
     /** For the actor only: the counters as they are between two inputs. */
     const statsNow = (): NodeStats => ({
       ...counters,
@@ -360,7 +360,7 @@ export const makeNode = (
             return
           }
           case "User": {
-            yield* deliver({ from: conn.remote, origin: undefined, payload: request.payload })
+            deliver({ from: conn.remote, origin: undefined, payload: request.payload })
             return
           }
           default:
@@ -414,7 +414,12 @@ export const makeNode = (
         annotate
       )
 
-    const execute = (o: Output, now: number): Effect.Effect<void> => {
+    /**
+     * Carries out one output. What needs no waiting (timers, events, finished broadcasts,
+     * deliveries, and datagrams on a transport that sends at once) is done here, synchronously;
+     * otherwise the effect that does it comes back, for the actor to run.
+     */
+    const execute = (o: Output): Effect.Effect<void> | undefined => {
       switch (o._tag) {
         case "SendPacket": {
           let bytes: Uint8Array
@@ -425,18 +430,26 @@ export const makeNode = (
             counters.internalErrors++
             return Effect.logError("packet could not be encoded", defect)
           }
-          return sendPacket(o.to, bytes)
+          if (transport.sendPacketNow === undefined) return sendPacket(o.to, bytes)
+          const error = transport.sendPacketNow(o.to, bytes)
+          if (error === undefined) {
+            counters.packetsSent++
+            counters.bytesSent += bytes.length
+            return undefined
+          }
+          counters.sendErrors++
+          return Effect.logDebug("send failed", error.reason, o.to)
         }
         case "SetTimer":
           armed.set(o.timer, timers.schedule(o.at, timerTarget, o.timer))
-          return Effect.void
+          return undefined
         case "CancelTimer": {
           const entry = armed.get(o.timer)
           if (entry !== undefined) {
             armed.delete(o.timer)
             timers.cancel(entry)
           }
-          return Effect.void
+          return undefined
         }
         case "TcpPing":
           return Effect.asVoid(FiberSet.run(background, tcpPing(o.seqNo, o.to, o.node, o.deadline)))
@@ -449,22 +462,25 @@ export const makeNode = (
             )
           ))
         case "Publish":
-          return Effect.sync(() => events.publish(o.event))
+          events.publish(o.event)
+          return undefined
         case "Refuse":
-          return Effect.logWarning("member refused", o.refusal.name, o.refusal.reason).pipe(
-            Effect.andThen(Effect.sync(() => refusals.publish(o.refusal))),
-            Effect.asVoid
-          )
+          refusals.publish(o.refusal)
+          return Effect.logWarning("member refused", o.refusal.name, o.refusal.reason)
         case "BroadcastDone": {
           const waiter = waiters.get(o.notify)
-          if (waiter !== undefined) return Effect.asVoid(Deferred.succeed(waiter, undefined))
+          if (waiter !== undefined) {
+            Deferred.doneUnsafe(waiter, Exit.void)
+            return undefined
+          }
           // Finished before anyone waited (or nobody will): remember it, but not forever.
           done.add(o.notify)
           if (done.size > 1024) done.delete(done.values().next().value!)
-          return Effect.void
+          return undefined
         }
         case "Deliver":
-          return deliver({ from: o.from, origin: o.origin, payload: o.payload })
+          deliver({ from: o.from, origin: o.origin, payload: o.payload })
+          return undefined
       }
     }
 
@@ -496,39 +512,51 @@ export const makeNode = (
       return options.report === undefined ? sync : Effect.andThen(sync, options.report)
     })
 
-    const flush = (now: number) =>
-      Effect.gen(function*() {
-        const outputs = core.drain()
-        // The table first: whoever reacts to an event reads a table that already shows it.
-        if (core.tableVersion !== publishedVersion) {
-          publishedVersion = core.tableVersion
-          members.changed()
+    const flush = (): Effect.Effect<void> => {
+      const outputs = core.drain()
+      // The table first: whoever reacts to an event reads a table that already shows it.
+      if (core.tableVersion !== publishedVersion) {
+        publishedVersion = core.tableVersion
+        members.changed()
+      }
+      // Outputs are carried out in order: once one has to wait, the rest wait behind it (a
+      // finished broadcast must not wake its waiter before the datagrams ahead of it are sent).
+      let later: Array<Effect.Effect<void>> | undefined = undefined
+      for (const o of outputs) {
+        if (later !== undefined) {
+          later.push(Effect.suspend(() => execute(o) ?? Effect.void))
+          continue
         }
-        for (const o of outputs) yield* execute(o, now)
-        if (reportDue) yield* report
-      })
+        const effect = execute(o)
+        if (effect !== undefined) later = [effect]
+      }
+      if (reportDue) (later ??= []).push(report)
+      return later === undefined ? Effect.void : Effect.forEach(later, (effect) => effect, { discard: true })
+    }
 
-    const handleAll = (inputs: ReadonlyArray<Input>, now: number) =>
-      Effect.gen(function*() {
-        for (const input of inputs) {
-          try {
-            handle(input, now)
-          } catch (defect) {
-            // A bug must not take the node down: drop the input, keep the state, say so.
-            counters.internalErrors++
-            yield* Effect.logError("input dropped after an internal error", input._tag, defect)
-          }
+    /** Hands each input to the core; the defects it met, if any, for the actor to log. */
+    const handleAll = (inputs: ReadonlyArray<Input>, now: number, defects: Array<readonly [string, unknown]>): void => {
+      for (const input of inputs) {
+        try {
+          handle(input, now)
+        } catch (defect) {
+          // A bug must not take the node down: drop the input, keep the state, say so.
+          counters.internalErrors++
+          defects.push([input._tag, defect])
         }
-      })
+      }
+    }
 
     const actor = Effect.gen(function*() {
-      yield* flush(start)
+      yield* flush()
+      const defects: Array<readonly [string, unknown]> = []
       while (true) {
         const batch = yield* Queue.takeAll(mailbox)
-        const now = yield* Clock.currentTimeMillis
-        yield* handleAll(batch, now)
-        if (overflow.length > 0) yield* handleAll(overflow.splice(0), now)
-        yield* flush(now)
+        const now = clock.currentTimeMillisUnsafe()
+        handleAll(batch, now, defects)
+        if (overflow.length > 0) handleAll(overflow.splice(0), now, defects)
+        for (const [tag, defect] of defects.splice(0)) yield* Effect.logError("input dropped after an internal error", tag, defect)
+        yield* flush()
       }
     })
 

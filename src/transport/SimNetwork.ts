@@ -183,6 +183,7 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
     const streams = yield* Queue.dropping<StreamConnection>(streamBacklog)
     const node = hub.node(canonical)
     if (node.open) return yield* new TransportError({ reason: "Bind", address, message: "address already in use" })
+    const random = yield* Random.Random
     hub.bind(node, packets, streams)
     yield* Effect.addFinalizer(() =>
       Effect.withFiber((fiber) => {
@@ -200,6 +201,8 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
           const error = hub.sendPacket(node, to, bytes, fiber.getRef(Random.Random))
           return error === undefined ? Effect.void : Effect.fail(error)
         }),
+      // the Random of the fiber that bound the transport: the node's own, as its actor sees it
+      sendPacketNow: (to, bytes) => hub.sendPacket(node, to, bytes, random),
       dial: (to, timeoutMillis) => dial(node, to, timeoutMillis)
     })
   })

@@ -53,6 +53,11 @@ export interface TransportShape {
   readonly maxPacketSize: number
   /** Best effort: a lost packet is not an error. */
   sendPacket(to: string, bytes: Uint8Array): Effect.Effect<void, TransportError>
+  /**
+   * The same, done at once, for transports whose send never waits (the simulated network):
+   * the node then sends without running an effect per datagram. Returns the error, if any.
+   */
+  readonly sendPacketNow?: (to: string, bytes: Uint8Array) => TransportError | undefined
   /** Inbound datagrams, in arrival order (bounded; overflow is dropped and counted). */
   readonly packets: Queue.Dequeue<InboundPacket>
   /** Opens a stream to `to` within `timeoutMillis`; it closes with the scope. */

@@ -1,7 +1,7 @@
 /**
  * Whole clusters on SimNetwork, in one process and in virtual time.
  */
-import { Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { CompactCodec } from "../../src/codec/CompactCodec.ts"
 import type { GossipConfigInput } from "../../src/Config.ts"
@@ -24,12 +24,17 @@ const recordingTransport = (address: string, log: Array<Sent>) =>
     Transport,
     Effect.gen(function*() {
       const inner = yield* (yield* SimNetwork).bind(address)
+      const clock = yield* Clock.Clock
       return Transport.of({
         ...inner,
         sendPacket: (to, bytes) =>
-          Effect.clockWith((c) => Effect.sync(() => log.push({ at: c.currentTimeMillisUnsafe(), to, bytes }))).pipe(
+          Effect.sync(() => log.push({ at: clock.currentTimeMillisUnsafe(), to, bytes })).pipe(
             Effect.andThen(inner.sendPacket(to, bytes))
-          )
+          ),
+        sendPacketNow: (to, bytes) => {
+          log.push({ at: clock.currentTimeMillisUnsafe(), to, bytes })
+          return inner.sendPacketNow!(to, bytes)
+        }
       })
     })
   )

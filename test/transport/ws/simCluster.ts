@@ -3,7 +3,7 @@
  * simulated UDP/TCP transport or the WebSocket transport over simulated
  * streams, so the two can be run side by side on identical scenarios.
  */
-import { Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { CompactCodec } from "../../../src/codec/CompactCodec.ts"
 import type { CodecShape } from "../../../src/codec/Codec.ts"
@@ -45,12 +45,20 @@ const recording = <A, E, R>(inner: Layer.Layer<A | Transport, E, R>, log: Array<
     Effect.gen(function*() {
       const context = yield* Layer.build(inner)
       const t = Context.get(context as Context.Context<Transport>, Transport)
+      const clock = yield* Clock.Clock
+      const now = t.sendPacketNow
       return Context.add(context, Transport, {
         ...t,
         sendPacket: (to, bytes) =>
-          Effect.clockWith((c) => Effect.sync(() => log.push({ at: c.currentTimeMillisUnsafe(), to, bytes }))).pipe(
+          Effect.sync(() => log.push({ at: clock.currentTimeMillisUnsafe(), to, bytes })).pipe(
             Effect.andThen(t.sendPacket(to, bytes))
-          )
+          ),
+        ...(now === undefined ? {} : {
+          sendPacketNow: (to: string, bytes: Uint8Array) => {
+            log.push({ at: clock.currentTimeMillisUnsafe(), to, bytes })
+            return now(to, bytes)
+          }
+        })
       })
     })
   )
