@@ -53,12 +53,23 @@ const health = Metric.gauge("gossip_health_score", { description: "Lifeguard loc
 export const nodeMetrics = (
   node: string
 ): (stats: NodeStats, gauges: { readonly members: number; readonly health: number }) => Effect.Effect<void> => {
-  const feed = counterFeed()
+  // labelled once: a node reports every second, and a simulated network has thousands of nodes
   const attributes = { node }
+  const labelled = counters.map(([key, metric]) => [key, Metric.withAttributes(metric, attributes)] as const)
+  const membersGauge = Metric.withAttributes(members, attributes)
+  const healthGauge = Metric.withAttributes(health, attributes)
+  const last = new Map<keyof NodeStats, number>()
   return (stats, gauges) =>
-    Effect.gen(function*() {
-      for (const [key, metric] of counters) yield* feed(key, metric, stats[key], attributes)
-      yield* Metric.update(Metric.withAttributes(members, attributes), gauges.members)
-      yield* Metric.update(Metric.withAttributes(health, attributes), gauges.health)
+    Effect.withFiber((fiber) => {
+      const context = fiber.context
+      for (const [key, metric] of labelled) {
+        const delta = stats[key] - (last.get(key) ?? 0)
+        if (delta <= 0) continue
+        last.set(key, stats[key])
+        metric.updateUnsafe(delta, context)
+      }
+      membersGauge.updateUnsafe(gauges.members, context)
+      healthGauge.updateUnsafe(gauges.health, context)
+      return Effect.void
     })
 }
