@@ -63,6 +63,9 @@ interface Result {
   readonly heapUsedMB: number
   readonly heapBeforeMB: number
   readonly rssMB: number
+  /** V8's heap as reserved, and memory outside it (the member tables' typed arrays, datagrams in flight). */
+  readonly heapTotalMB: number
+  readonly externalMB: number
   readonly checked: number
   readonly converged: boolean
   /** Virtual second at which every checked node first saw all n alive (checked once a second). */
@@ -307,7 +310,8 @@ const runCluster = (
       )
     }
     const heapUsedMB = heapMB()
-    const rssMB = process.memoryUsage().rss / 2 ** 20
+    const usage = process.memoryUsage()
+    const rssMB = usage.rss / 2 ** 20
     const result: Result = {
       n,
       virtualMs: t,
@@ -329,6 +333,8 @@ const runCluster = (
       heapUsedMB,
       heapBeforeMB,
       rssMB,
+      heapTotalMB: usage.heapTotal / 2 ** 20,
+      externalMB: usage.external / 2 ** 20,
       checked: checked.length,
       converged,
       convergedAtMs,
@@ -476,7 +482,7 @@ const parent = async () => {
       `steady (virtual ${half}–${virtualMs / 1000} s): speed-up`,
       "real ms per virtual s",
       "heap/node KB",
-      "RSS MB",
+      "RSS MB (V8 heap reserved, outside V8)",
       "push/pulls",
       "joins ok/failed",
       "suspicions",
@@ -492,7 +498,7 @@ const parent = async () => {
         Number.isFinite(steady) ? `${num(steady, 1)}×` : "–",
         Number.isFinite(steady) ? num(1000 / steady) : "–",
         num(((r.heapUsedMB - r.heapBeforeMB) * 1024) / r.n, 0),
-        mb(r.rssMB * 2 ** 20),
+        `${mb(r.rssMB * 2 ** 20)} (${mb(r.heapTotalMB * 2 ** 20)}, ${mb(r.externalMB * 2 ** 20)})`,
         num(r.streamsOpened),
         `${num(r.joinsOk)}/${num(r.joinsFailed)}`,
         num(r.suspicions),
