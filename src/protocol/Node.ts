@@ -55,6 +55,8 @@ export interface CoreEnv extends PacketLayout {
    * encoding share encoded alives. Defaults to `encode` itself.
    */
   readonly encoding?: object
+  /** Whether anyone takes membership events right now; events are always made when left out. */
+  readonly listened?: () => boolean
 }
 
 /** A suspicion in progress and the timer that ends it. */
@@ -112,7 +114,9 @@ export class NodeCore {
       self: { name: c.name, addr: env.addr, port: env.port },
       send: (to, message) => this.dissemination.send(to, message),
       suspect: (member, incarnation, at) => this.suspectNode(Msg.suspect(incarnation, member, this.name), at),
-      reaped: (member) => this.publish({ _tag: "MemberReaped", member })
+      reaped: (member) => {
+        if (this.listened()) this.publish({ _tag: "MemberReaped", member })
+      }
     })
     this.antiEntropy = new AntiEntropy({ config: c, table: this.table, out: this.out, random: env.random })
     if (c.pushPullInterval > 0) {
@@ -449,6 +453,7 @@ export class NodeCore {
       if (oldState !== WireState.alive) t.setState(slot, WireState.alive, now)
       this.antiEntropy.forget(a.node)
     }
+    if (!this.listened()) return
     if (oldState === WireState.dead || oldState === WireState.left) {
       this.publish({ _tag: "MemberJoined", member: t.snapshot(slot) })
     } else {
@@ -497,7 +502,7 @@ export class NodeCore {
     const timer = this.suspicionTimer(s.node)
     this.suspicions.set(s.node, { suspicion, timer })
     this.out.setTimer(timer, suspicion.deadline)
-    this.publish({ _tag: "MemberSuspected", member: t.snapshot(slot), from: s.from })
+    if (this.listened()) this.publish({ _tag: "MemberSuspected", member: t.snapshot(slot), from: s.from })
   }
 
   private suspicionExpired(timer: SuspicionTimeout, now: number): void {
@@ -529,6 +534,7 @@ export class NodeCore {
     t.setIncarnation(slot, d.incarnation)
     t.setState(slot, left ? WireState.left : WireState.dead, now)
     if (!left) this.antiEntropy.noteFailed(d.node, t.announcement(slot).address, now)
+    if (!this.listened()) return
     this.publish(
       left
         ? { _tag: "MemberLeft", member: t.snapshot(slot) }
@@ -577,6 +583,11 @@ export class NodeCore {
   private nextIncarnation(): number {
     this.incarnation = (this.incarnation + 1) >>> 0
     return this.incarnation
+  }
+
+  /** Whether anyone takes membership events: when nobody does, none is made (no snapshot either). */
+  private listened(): boolean {
+    return this.env.listened === undefined || this.env.listened()
   }
 
   private publish(event: MemberEvent): void {

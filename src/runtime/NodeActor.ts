@@ -167,6 +167,12 @@ export const makeNode = (
     const clock = yield* Clock.Clock
     const start = clock.currentTimeMillisUnsafe()
     const shared = yield* Effect.serviceOption(SharedDirectory)
+    // A subscriber that falls behind loses the oldest events (the newest say how things are now)
+    // and the newest messages (as memberlist's handoff queue does); each loss is counted.
+    const events = new Fanout<MemberEvent>(SUBSCRIBER_CAPACITY, "sliding")
+    const messages = new Fanout<UserMessage>(SUBSCRIBER_CAPACITY, "dropping")
+    const refusals = new Fanout<MemberRefused>(REFUSAL_CAPACITY, "sliding")
+    const remoteStates = new Fanout<RemoteState>(REMOTE_STATE_CAPACITY, "sliding")
     const core = new NodeCore({
       config,
       encode: (m) => codec.encodeMessage(m),
@@ -177,7 +183,8 @@ export const makeNode = (
       addr: transport.advertise.addr,
       port: transport.advertise.port,
       random: () => random.nextDoubleUnsafe(),
-      directory: shared._tag === "Some" ? shared.value : new Directory()
+      directory: shared._tag === "Some" ? shared.value : new Directory(),
+      listened: () => events.size > 0
     }, start)
     // Gives the interned names back to a shared directory once the actor has stopped.
     yield* Effect.addFinalizer(() => Effect.sync(() => core.release()))
@@ -210,12 +217,6 @@ export const makeNode = (
     const background = yield* FiberSet.make()
     const members = yield* MemberView.make(() => core.members())
     let publishedVersion = core.tableVersion
-    // A subscriber that falls behind loses the oldest events (the newest say how things are now)
-    // and the newest messages (as memberlist's handoff queue does); each loss is counted.
-    const events = new Fanout<MemberEvent>(SUBSCRIBER_CAPACITY, "sliding")
-    const messages = new Fanout<UserMessage>(SUBSCRIBER_CAPACITY, "dropping")
-    const refusals = new Fanout<MemberRefused>(REFUSAL_CAPACITY, "sliding")
-    const remoteStates = new Fanout<RemoteState>(REMOTE_STATE_CAPACITY, "sliding")
     // Packet inputs waiting in the mailbox, by kind: at most `handoffQueueDepth` of each.
     let pendingProbes = 0
     let pendingGossip = 0
