@@ -11,7 +11,7 @@ import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 /** In this order; a file that does not exist is skipped. */
-const benchmarks = ["core.ts", "codec.ts", "sim.ts", "udp.ts", "ws.ts", "bounded.ts", "fuzz.ts", "lifeguard.ts"]
+const benchmarks = ["core.ts", "codec.ts", "sim.ts", "udp.ts", "ws.ts", "bounded.ts", "fuzz.ts", "lifeguard.ts", "startup.ts"]
 /** A benchmark that runs longer than this is stopped (each aims at about a minute). */
 const timeoutSeconds = 300
 
