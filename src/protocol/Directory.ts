@@ -60,6 +60,10 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
 export const announces = (a: Announcement, alive: Alive): boolean =>
   a.port === alive.port && sameBytes(a.addr, alive.addr) && sameBytes(a.vsn, alive.vsn) && sameBytes(a.wire, alive.meta)
 
+const EMPTY = new Uint8Array(0)
+/** Distinct version vectors kept for sharing (a cluster has a handful; forged ones are not kept). */
+const MAX_VSNS = 64
+
 export class Directory {
   private readonly nameIds = new Map<string, number>()
   private readonly names: Array<string> = []
@@ -75,6 +79,17 @@ export class Directory {
   private readonly records: Array<Record | undefined> = []
   private readonly freeRecords: Array<number> = []
   private recordCount = 0
+  private readonly vsns = new Map<string, Uint8Array>()
+  private readonly shareEncoded: boolean
+
+  /**
+   * `shareEncoded`: keep each announcement's last encoded alive for the next node that gossips
+   * it. Worth it when many nodes share the directory; a node's own directory encodes once
+   * per change anyway and would only hold the bytes longer.
+   */
+  constructor(options: { readonly shareEncoded?: boolean } = {}) {
+    this.shareEncoded = options.shareEncoded ?? false
+  }
 
   /** Names interned right now. */
   get nameCount(): number {
@@ -144,9 +159,10 @@ export class Directory {
     }
     if (id < 0) {
       id = this.freeRecords.pop() ?? this.records.length
-      // Copies: the message's fields may be views into a whole datagram.
+      // Copies: the message's fields may be views into a whole datagram. Empty metadata and
+      // version vectors (a handful of distinct ones per cluster) are shared.
       const addr = Uint8Array.from(alive.addr)
-      const wire = alive.meta === null ? null : Uint8Array.from(alive.meta)
+      const wire = alive.meta === null ? null : alive.meta.length === 0 ? EMPTY : Uint8Array.from(alive.meta)
       const { application, meta } = splitMeta(wire)
       const record: Record = {
         announcement: {
@@ -157,7 +173,7 @@ export class Directory {
           wire,
           meta,
           application,
-          vsn: Uint8Array.from(alive.vsn!)
+          vsn: this.internVsn(alive.vsn!)
         },
         name,
         next: this.heads[name]!,
@@ -223,8 +239,19 @@ export class Directory {
       meta: a.wire,
       vsn: a.vsn
     })
-    record.encoded = { encoding, name, incarnation, bytes }
+    if (this.shareEncoded) record.encoded = { encoding, name, incarnation, bytes }
     return bytes
+  }
+
+  /** One shared copy of each distinct version vector. */
+  private internVsn(vsn: Uint8Array): Uint8Array {
+    const key = `${vsn[0]},${vsn[1]},${vsn[2]},${vsn[3]},${vsn[4]},${vsn[5]}`
+    let shared = this.vsns.get(key)
+    if (shared === undefined) {
+      shared = Uint8Array.from(vsn)
+      if (this.vsns.size < MAX_VSNS) this.vsns.set(key, shared)
+    }
+    return shared
   }
 
   private growNames(min: number): void {

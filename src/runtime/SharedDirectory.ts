@@ -9,5 +9,5 @@ import { Directory } from "../protocol/Directory.ts"
 
 export class SharedDirectory extends Context.Service<SharedDirectory, Directory>()("effect-gossip/SharedDirectory") {
   /** A fresh directory for the layer's nodes. */
-  static readonly layer: Layer.Layer<SharedDirectory> = Layer.sync(SharedDirectory, () => new Directory())
+  static readonly layer: Layer.Layer<SharedDirectory> = Layer.sync(SharedDirectory, () => new Directory({ shareEncoded: true }))
 }
