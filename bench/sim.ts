@@ -509,7 +509,7 @@ const parent = async () => {
     })
   ))
   console.log("")
-  const ms = (v: number | undefined) => (v === undefined ? "–" : `${num(v / 1000, 1)} s`)
+  const ms = (v: number | undefined) => (v === undefined ? "–" : `${num(v / 1000, v < 10_000 ? 2 : 1)} s`)
   const reach = (sp: Spread | undefined, v: number | undefined) =>
     sp === undefined ? "–" : v === undefined ? `not reached (${num(sp.reached)}/${num(sp.members)})` : ms(v)
   console.log(table(
