@@ -1,7 +1,7 @@
 /**
  * The member table of one node, stored column by column: one typed array per
  * field, one slot per member, the name and what the member announces kept as
- * ids into a `Directory`. About 30 bytes a member, whatever the names and
+ * ids into a `Directory`. About 50 bytes a member, whatever the names and
  * metadata, and nothing for the garbage collector to trace.
  *
  * Slots are kept in probe order (memberlist's shuffled `nodes` slice); a second
@@ -27,6 +27,9 @@ export class MemberTable {
   private count = 0
   private ids = new Int32Array(8)
   private announcements = new Int32Array(8)
+  /** Each member's port, and its IPv4 address as a number (-1 for other addresses): an address check reads no object. */
+  private ports = new Int32Array(8)
+  private ipv4s = new Float64Array(8)
   private incarnations = new Uint32Array(8)
   private states = new Uint8Array(8)
   private changes = new Float64Array(8)
@@ -95,6 +98,17 @@ export class MemberTable {
     return this.states[slot]! >= WireState.dead
   }
 
+  /** Whether the member is announced at `addr`:`port`. */
+  sameAddress(slot: number, addr: Uint8Array, port: number): boolean {
+    if (this.ports[slot] !== port) return false
+    const v4 = this.ipv4s[slot]!
+    if (v4 >= 0) return addr.length === 4 && v4 === ipv4Of(addr)
+    const known = this.announcement(slot).addr
+    if (known.length !== addr.length) return false
+    for (let i = 0; i < addr.length; i++) if (known[i] !== addr[i]) return false
+    return true
+  }
+
   /** The highest protocol version the member speaks. */
   pMax(slot: number): number {
     return this.announcement(slot).vsn[1]!
@@ -115,6 +129,7 @@ export class MemberTable {
     if (id >= this.slots.length) this.growIndex(this.directory.nameCapacity)
     this.ids[slot] = id
     this.announcements[slot] = this.directory.retainAnnouncement(id, alive)
+    this.noteAddress(slot, alive)
     this.incarnations[slot] = incarnation
     this.states[slot] = state
     this.changes[slot] = stateChange
@@ -137,6 +152,8 @@ export class MemberTable {
     this.slots[ida] = b
     this.slots[idb] = a
     swapIn(this.announcements, a, b)
+    swapIn(this.ports, a, b)
+    swapIn(this.ipv4s, a, b)
     swapIn(this.incarnations, a, b)
     swapIn(this.states, a, b)
     swapIn(this.changes, a, b)
@@ -163,6 +180,7 @@ export class MemberTable {
   announce(slot: number, alive: Alive): void {
     const old = this.announcements[slot]!
     this.announcements[slot] = this.directory.retainAnnouncement(this.ids[slot]!, alive)
+    this.noteAddress(slot, alive)
     this.directory.releaseAnnouncement(old)
     this.touch(slot)
   }
@@ -271,8 +289,14 @@ export class MemberTable {
 
   /** Bytes held by the columns and indexes (what one more member costs, amortised, times the size). */
   get footprint(): number {
-    return this.ids.byteLength + this.announcements.byteLength + this.incarnations.byteLength +
+    return this.ids.byteLength + this.announcements.byteLength + this.ports.byteLength + this.ipv4s.byteLength +
+      this.incarnations.byteLength +
       this.states.byteLength + this.changes.byteLength + this.order.byteLength + this.slots.byteLength
+  }
+
+  private noteAddress(slot: number, alive: Alive): void {
+    this.ports[slot] = alive.port
+    this.ipv4s[slot] = alive.addr.length === 4 ? ipv4Of(alive.addr) : -1
   }
 
   private touch(slot: number): void {
@@ -285,6 +309,8 @@ export class MemberTable {
     this.ids[to] = id
     this.slots[id] = to
     this.announcements[to] = this.announcements[from]!
+    this.ports[to] = this.ports[from]!
+    this.ipv4s[to] = this.ipv4s[from]!
     this.incarnations[to] = this.incarnations[from]!
     this.states[to] = this.states[from]!
     this.changes[to] = this.changes[from]!
@@ -307,6 +333,8 @@ export class MemberTable {
     const size = Math.ceil(this.ids.length * 1.5)
     this.ids = grow(this.ids, size, (n) => new Int32Array(n))
     this.announcements = grow(this.announcements, size, (n) => new Int32Array(n))
+    this.ports = grow(this.ports, size, (n) => new Int32Array(n))
+    this.ipv4s = grow(this.ipv4s, size, (n) => new Float64Array(n))
     this.incarnations = grow(this.incarnations, size, (n) => new Uint32Array(n))
     this.states = grow(this.states, size, (n) => new Uint8Array(n))
     this.changes = grow(this.changes, size, (n) => new Float64Array(n))
@@ -319,6 +347,8 @@ export class MemberTable {
     this.slots = slots
   }
 }
+
+const ipv4Of = (addr: Uint8Array): number => ((addr[0]! << 24) >>> 0) + (addr[1]! << 16) + (addr[2]! << 8) + addr[3]!
 
 const swapIn = (a: Int32Array | Uint32Array | Uint8Array | Float64Array, i: number, j: number): void => {
   const t = a[i]!

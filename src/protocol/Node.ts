@@ -422,8 +422,7 @@ export class NodeCore {
       t.swap(offset, last)
       slot = offset
     } else {
-      const announced = t.announcement(slot)
-      if (!bytesEqual(announced.addr, a.addr) || announced.port !== a.port) {
+      if (!t.sameAddress(slot, a.addr, a.port)) {
         const canReclaim = this.config.deadNodeReclaimTime > 0 && now - t.stateChange(slot) > this.config.deadNodeReclaimTime
         const state = t.state(slot)
         if (state === WireState.left || (state === WireState.dead && canReclaim)) {
