@@ -15,10 +15,14 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { createServer } from "node:http"
+import { createRequire } from "node:module"
 import { splitHostPort } from "../Address.ts"
 import type { MemberInfo } from "./MemberInfo.ts"
 import type { StatsInfo } from "./StatsInfo.ts"
+
+// node:http as CommonJS: its ES module facade also evaluates Node's bundled undici (for fetch and
+// WebSocket), which would double what the endpoint costs to load
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http")
 
 /** What the endpoint asks of the running agent. */
 export class AgentControl extends Context.Service<AgentControl, {

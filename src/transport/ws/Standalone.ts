@@ -12,6 +12,8 @@ import type * as NodeHttpServerModule from "@effect/platform-node/NodeHttpServer
 import { Effect, Exit, FiberSet, Scope } from "effect"
 import { HttpServerRequest } from "effect/http"
 import type * as Http from "node:http"
+import type * as Https from "node:https"
+import { createRequire } from "node:module"
 import type { Socket as NetSocket } from "node:net"
 import { canonicalIp } from "../Resolve.ts"
 import { TransportError } from "../Transport.ts"
@@ -29,6 +31,8 @@ export interface StandaloneOptions {
   /** Certificate and key (PEM): the server speaks HTTPS (wss). */
   readonly tls?: { readonly cert: string | Uint8Array; readonly key: string | Uint8Array } | undefined
 }
+
+const requireBuiltin = createRequire(import.meta.url)
 
 const causeText = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
@@ -60,10 +64,11 @@ export const listenStandalone = Effect.fnUntraced(function*(options: StandaloneO
     // how often Node looks for requests past their timeout
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.handshakeTimeout / 2)))
   }
-  // read here, not at load: a node that never serves WebSocket never loads Node's HTTP stack
+  // read here, not at load: a node that never serves WebSocket never loads Node's HTTP stack; as
+  // CommonJS, because the ES module facade of node:http also evaluates Node's bundled undici
   const server: Http.Server = options.tls === undefined
-    ? (yield* Effect.promise(() => import("node:http"))).createServer(timeouts)
-    : (yield* Effect.promise(() => import("node:https"))).createServer({
+    ? (requireBuiltin("node:http") as typeof Http).createServer(timeouts)
+    : (requireBuiltin("node:https") as typeof Https).createServer({
       ...timeouts,
       cert: options.tls.cert as string,
       key: options.tls.key as string,
