@@ -2,7 +2,7 @@
  * Builds the `gossip` executable after `tsc` has built the library: the program
  * (`src/cli/Main.ts`) as one tree-shaken file, `dist/cli/main.js`, with every
  * package it uses inside (and a file per part it loads with `import()`, such
- * as undici for the HTTP client), and the loader (`src/cli.ts`) as `dist/cli.js`.
+ * as the HTTP server of the control endpoint), and the loader (`src/cli.ts`) as `dist/cli.js`.
  *
  * One file starts faster than the few hundred modules it replaces (each is
  * resolved, read and compiled on its own), carries only the code the commands
@@ -45,8 +45,9 @@ await build({
   chunkNames: "[name]-[hash]",
   minifySyntax: true,
   minifyWhitespace: true,
-  // ws's optional native helpers: ws falls back to JavaScript when they are absent
-  external: ["bufferutil", "utf-8-validate"],
+  // ws's optional native helpers: ws falls back to JavaScript when they are absent; undici:
+  // @effect/platform-node's HTTP client offers it, the commands' client uses node:http
+  external: ["bufferutil", "utf-8-validate", "undici"],
   // CommonJS packages inside (ws) call require for Node's own modules
   banner: { js: "import { createRequire as __gossipRequire } from \"node:module\"; const require = __gossipRequire(import.meta.url);" }
 })
