@@ -113,23 +113,28 @@ export class Dissemination {
   gossipTick(now: number): void {
     const { config, table, budget, out } = this.ctx
     const self = config.name
-    const targets = table.randomSlots(config.gossipNodes, this.ctx.random, (slot) => {
+    const eligible = (slot: number) => {
       const state = table.state(slot)
       if (table.name(slot) === self) return false
       if (state === WireState.alive || state === WireState.suspect) return true
       return state === WireState.dead &&
         now - Math.max(table.stateChange(slot), table.contactedAt(slot)) <= config.gossipToTheDeadTime
-    })
+    }
+    const targets = table.randomSlots(config.gossipNodes, this.ctx.random, eligible)
     const limit = budget.compound
     for (const slot of targets) {
       const parts = this.take(limit)
       if (parts.length === 0) break
       out.push({ _tag: "SendPacket", to: table.announcement(slot).address, parts, checksum: table.pMax(slot) >= 5 })
     }
-    // An idle node does not tick: the next broadcast re-arms the loop.
+    // An idle node does not tick: the next broadcast re-arms the loop. Neither does a node with
+    // nobody to gossip to (alone, or all others long dead): a member that comes (back) is news,
+    // and news re-arms it.
     this.gossipArmed = false
     this.gossipNext = now + config.gossipInterval
-    if (this.broadcasts.size > 0 || this.userBroadcasts.size > 0) this.armGossip()
+    if ((this.broadcasts.size > 0 || this.userBroadcasts.size > 0) && (targets.length > 0 || this.anyEligible(eligible))) {
+      this.armGossip()
+    }
   }
 
   /** Sends `message`, with as many queued broadcasts as fit piggybacked onto it. */
@@ -170,6 +175,17 @@ export class Dissemination {
       }
     }
     return parts
+  }
+
+  /** A member became a gossip target again without news (a dead one seen alive elsewhere): resume. */
+  targetsChanged(): void {
+    if (this.broadcasts.size > 0 || this.userBroadcasts.size > 0) this.armGossip()
+  }
+
+  /** Whether any slot passes `eligible` (the random draw can miss one that does). */
+  private anyEligible(eligible: (slot: number) => boolean): boolean {
+    for (let slot = 0; slot < this.ctx.table.size; slot++) if (eligible(slot)) return true
+    return false
   }
 
   /** Runs the gossip loop at its next tick (or at once, when that tick is past). */

@@ -392,6 +392,7 @@ export class NodeCore {
     const slot = this.table.slotOf(r.name)
     if (slot >= 0 && this.table.state(slot) === WireState.dead && r.incarnation <= this.table.incarnation(slot)) {
       this.table.noteContact(slot, now)
+      this.dissemination.targetsChanged()
     }
   }
 

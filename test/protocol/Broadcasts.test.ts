@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest"
+import { assert, describe, expect, it } from "vitest"
 import { BroadcastQueue } from "../../src/protocol/Broadcasts.ts"
+import { gossipTick } from "../../src/protocol/Timer.ts"
+import { alive, armedIn, makeCore, outputsOf, sentMessages } from "./helpers.ts"
 
 const bytes = (n: number, fill = 0) => new Uint8Array(n).fill(fill)
 
@@ -58,5 +60,26 @@ describe("broadcast queue part cap", () => {
     for (let i = 0; i < 400; i++) q.enqueue(bytes(1, i & 0xff))
     expect(q.take(2, 100_000, 4)).toHaveLength(255)
     expect(q.take(2, 100_000, 4, 10)).toHaveLength(10)
+  })
+})
+
+describe("the gossip loop", () => {
+  it("stops while nobody can hear it, and starts again with the first member", () => {
+    const core = makeCore("solo")
+    // our own alive is queued from the start, and the loop is armed for it
+    const first = armedIn(core.drain(), "GossipTick")
+    assert.isDefined(first)
+    core.timer(gossipTick, first!.at)
+    const alone = core.drain()
+    assert.lengthOf(outputsOf(alone, "SendPacket"), 0)
+    assert.isUndefined(armedIn(alone, "GossipTick"), "a node alone does not tick on")
+    assert.strictEqual(core.queuedBroadcasts, 1)
+    // a member arrives: news, so the loop runs again and our alive finally goes out
+    core.handlePacket("10.0.0.2:7946", alive("other", 1, 2), first!.at + 1_000)
+    const again = armedIn(core.drain(), "GossipTick")
+    assert.isDefined(again)
+    core.timer(gossipTick, again!.at)
+    const sent = sentMessages(core.drain())
+    assert.includeMembers(sent.map((s) => (s.message as { node?: string }).node), ["solo", "other"])
   })
 })
