@@ -76,6 +76,9 @@ const gossipLayer = (options: AgentOptions): Layer.Layer<Membership | ClusterKey
   })
 }
 
+/** How long a leaving agent keeps running after its leave was gossiped (serf's default). */
+const LEAVE_PROPAGATE_DELAY = "1 second"
+
 /** serf's graceful leave: the leave intent first, then the memberlist leave (bounded by its timeout). */
 const gracefulLeave = Effect.gen(function*() {
   yield* Effect.logInfo("leaving")
@@ -84,6 +87,9 @@ const gracefulLeave = Effect.gen(function*() {
     Effect.catchTag("BroadcastTimeoutError", (e) => Effect.logWarning("leave not fully gossiped", e.message))
   )
   yield* Effect.logInfo("left").pipe(Effect.annotateLogs({ ltime: intent.ltime, notified: intent.sent }))
+  // serf's LeavePropagateDelay: "gossiped" means handed to the transport, and a WebSocket peer
+  // may still be dialing; the node keeps running a moment so the leave reaches everyone.
+  yield* Effect.sleep(LEAVE_PROPAGATE_DELAY)
 })
 
 /**
