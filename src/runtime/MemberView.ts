@@ -6,23 +6,28 @@
  * A node of a ten-thousand-member cluster that nobody watches then never copies
  * its table at all.
  */
-import { Effect, PubSub, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import type { Member } from "../Member.ts"
+import { Fanout } from "./Fanout.ts"
+
+/**
+ * Tables a listener may fall behind by. A slow listener skips to newer tables (the newest
+ * says how things are now), and each skipped table is counted.
+ */
+const TABLES_BEHIND = 16
 
 export class MemberView {
   private readonly read: () => ReadonlyArray<Member>
-  private readonly pubsub: PubSub.PubSub<ReadonlyArray<Member>>
+  private readonly listeners = new Fanout<ReadonlyArray<Member>>(TABLES_BEHIND, "sliding")
   private copy: ReadonlyArray<Member> | undefined = undefined
-  private listeners = 0
 
   /** `read` materialises the table; it runs synchronously, so it always sees the table between two inputs. */
-  constructor(read: () => ReadonlyArray<Member>, pubsub: PubSub.PubSub<ReadonlyArray<Member>>) {
+  constructor(read: () => ReadonlyArray<Member>) {
     this.read = read
-    this.pubsub = pubsub
   }
 
   static make(read: () => ReadonlyArray<Member>): Effect.Effect<MemberView> {
-    return Effect.map(PubSub.unbounded<ReadonlyArray<Member>>(), (pubsub) => new MemberView(read, pubsub))
+    return Effect.sync(() => new MemberView(read))
   }
 
   /** The table now. */
@@ -31,20 +36,21 @@ export class MemberView {
     return this.copy
   }
 
+  /** Tables skipped by listeners that fell behind, in total. */
+  get dropped(): number {
+    return this.listeners.dropped
+  }
+
   /** For the actor, after a change: publishes the new table to the streams that listen. */
   changed(): void {
     this.copy = undefined
-    if (this.listeners > 0) PubSub.publishUnsafe(this.pubsub, this.current)
+    if (this.listeners.size > 0) this.listeners.publish(this.current)
   }
 
   /** The table now, then the table after each change, for as long as the stream runs. */
   get changes(): Stream.Stream<ReadonlyArray<Member>> {
-    const view = this
-    return Stream.unwrap(Effect.gen(function*() {
-      const subscription = yield* PubSub.subscribe(view.pubsub)
-      view.listeners++
-      yield* Effect.addFinalizer(() => Effect.sync(() => view.listeners--))
-      return Stream.concat(Stream.succeed(view.current), Stream.fromSubscription(subscription))
-    }))
+    return Stream.unwrap(
+      Effect.map(this.listeners.subscribe(), (s) => Stream.concat(Stream.suspend(() => Stream.succeed(this.current)), s.stream))
+    )
   }
 }

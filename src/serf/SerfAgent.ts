@@ -599,12 +599,14 @@ const make = (options: SerfAgentOptions) =>
       if (raw.length > QUERY_SIZE_LIMIT) {
         return yield* new SerfError({ reason: "TooLarge", message: `query exceeds limit of ${QUERY_SIZE_LIMIT} bytes` })
       }
-      const answers = yield* Queue.unbounded<QueryAnswer, Cause.Done>()
+      // a bound on what a query collects: each member acks and responds at most once; the
+      // pending query refuses (and counts) answers past it, so the queue never fills
+      const maxAnswers = 2 * (numNodes + 64)
+      const answers = yield* Queue.dropping<QueryAnswer, Cause.Done>(maxAnswers)
       const now = yield* Clock.currentTimeMillis
-      // a bound on what a query collects: each member acks and responds at most once
       const entry: PendingQuery = pending.register(
         { ltime: q.ltime, id, deadline: now + timeoutMillis, wantsAck },
-        2 * (numNodes + 64),
+        maxAnswers,
         (a) => void Queue.offerUnsafe(answers, a)
       )
       const close = Effect.sync(() => {
