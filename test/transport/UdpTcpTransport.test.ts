@@ -121,11 +121,18 @@ describe("UdpTcpTransport", () => {
       assert.instanceOf(both, TransportError)
       assert.strictEqual(both.reason, "Bind")
 
-      // only the UDP port taken: TCP binds, UDP fails, TCP is released again
-      const udp = yield* NodeDatagramSocket.make({ bind: { address: "127.0.0.1", port: 0 } })
-      const reader = yield* udp.reader
-      const udpPort = reader.address.port
-      const onlyUdp = yield* Effect.flip(tryStart({ bindAddress: "127.0.0.1", bindPort: udpPort }))
+      // only the UDP port taken: TCP binds, UDP fails, TCP is released again.
+      // Another process may hold the same TCP port (an ephemeral outgoing
+      // connection, say); then the case does not apply and another port is tried.
+      const onlyUdp = yield* Effect.gen(function*() {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const udp = yield* NodeDatagramSocket.make({ bind: { address: "127.0.0.1", port: 0 } })
+          const reader = yield* udp.reader
+          const err = yield* Effect.flip(tryStart({ bindAddress: "127.0.0.1", bindPort: reader.address.port }))
+          if (!err.message.startsWith("TCP")) return err
+        }
+        return assert.fail("20 UDP ports in a row had their TCP port taken")
+      })
       assert.strictEqual(onlyUdp.reason, "Bind")
       assert.include(onlyUdp.message, "UDP")
 
