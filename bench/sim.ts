@@ -14,6 +14,10 @@
  * One size alone, with a CPU profile of the simulated seconds from `--profile-from` on:
  *
  *   ./node_modules/.bin/node bench/sim.ts --child 300 --virtual 40 --profile /tmp/sim.cpuprofile --profile-from 20
+ *
+ * or where its garbage comes from (sampled allocations, collected ones included):
+ *
+ *   ./node_modules/.bin/node bench/sim.ts --child 300 --virtual 40 --alloc-profile /tmp/sim.heapprofile --profile-from 20
  */
 import { spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
@@ -194,6 +198,8 @@ const spread = (
 interface Profiling {
   readonly file: string
   readonly fromMs: number
+  /** `cpu`: a CPU profile; `alloc`: sampled allocations, collected ones included (where garbage comes from). */
+  readonly kind: "cpu" | "alloc"
 }
 
 const runCluster = (
@@ -244,8 +250,17 @@ const runCluster = (
         profilerOn = true
         yield* Effect.promise(async () => {
           session.connect()
-          await session.post("Profiler.enable")
-          await session.post("Profiler.start")
+          if (profiling!.kind === "alloc") {
+            await session.post("HeapProfiler.enable")
+            await session.post("HeapProfiler.startSampling", {
+              samplingInterval: 64 * 1024,
+              includeObjectsCollectedByMajorGC: true,
+              includeObjectsCollectedByMinorGC: true
+            })
+          } else {
+            await session.post("Profiler.enable")
+            await session.post("Profiler.start")
+          }
         })
       }
       const dt = Math.min(step, virtualMs - t)
@@ -264,7 +279,9 @@ const runCluster = (
     const realSeconds = secondsSince(t0)
     if (session !== undefined && profilerOn) {
       yield* Effect.promise(async () => {
-        const { profile } = await session.post("Profiler.stop")
+        const { profile } = profiling!.kind === "alloc"
+          ? await session.post("HeapProfiler.stopSampling")
+          : await session.post("Profiler.stop")
         writeFileSync(profiling!.file, JSON.stringify(profile))
         session.disconnect()
       })
@@ -537,12 +554,16 @@ const parent = async () => {
 
 const childN = arg("child")
 if (childN !== undefined) {
-  const file = arg("profile")
+  const cpu = arg("profile")
+  const alloc = arg("alloc-profile")
+  const file = cpu ?? alloc
   await child(
     Number(childN),
     Number(arg("virtual") ?? 60) * 1000,
     Number(arg("budget") ?? 600),
-    file === undefined ? undefined : { file, fromMs: Number(arg("profile-from") ?? 0) * 1000 }
+    file === undefined
+      ? undefined
+      : { file, fromMs: Number(arg("profile-from") ?? 0) * 1000, kind: cpu === undefined ? "alloc" : "cpu" }
   )
 } else {
   await parent()

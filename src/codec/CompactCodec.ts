@@ -16,15 +16,18 @@ import { writePacketMessage } from "./compact/Encode.ts"
 import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket } from "./compact/Packet.ts"
 import { decodeStream, encodeStream } from "./compact/Stream.ts"
 import { Writer } from "./compact/Writer.ts"
+import { Interner } from "./Interner.ts"
 
 /**
  * A compact codec instance. It owns one scratch buffer that every encode reuses
- * (encoding is synchronous, so encodes never overlap), then copies the result out.
+ * (encoding is synchronous, so encodes never overlap), then copies the result out,
+ * and one `Interner` for the names and short fields it decodes.
  * Encoding throws `RangeError` only for a message no decoder would accept
  * (port out of range, vsn not 6 bytes, non-uint32 numbers, oversized fields).
  */
 export const makeCompactCodec = (): CodecShape => {
   const writer = new Writer()
+  const interner = new Interner()
   return {
     name: "compact",
     encodeMessage: (message: PacketMessage) => {
@@ -36,13 +39,13 @@ export const makeCompactCodec = (): CodecShape => {
     compoundPartOverhead: COMPOUND_PART_BYTES,
     packetOverhead: 0,
     encodePacket: (parts, options) => encodePacket(parts, options.checksum),
-    decodePacket,
+    decodePacket: (bytes) => decodePacket(bytes, interner),
     encodeStream: (message) => encodeStream(writer, message),
-    decodeStream: (buffer) => decodeStream(buffer)
+    decodeStream: (buffer) => decodeStream(buffer, interner)
   }
 }
 
-/** Provides `Codec` with one shared compact codec (it holds no per-node state). */
+/** Provides `Codec` with one shared compact codec (it holds no per-node state, only interned fields). */
 export const CompactCodec = {
   layer: Layer.succeed(Codec, makeCompactCodec())
 } as const

@@ -22,6 +22,9 @@ export const MAX_PARTS = 255
 /** Ids order items within a tier; they are renumbered before they would overflow. */
 const MAX_ID = 0x7fffffff
 
+/** Moves of up to this many slots are done by hand. */
+const SHORT_MOVE = 16
+
 /** A growable array of slots. */
 class Tier {
   items = new Int32Array(8)
@@ -33,14 +36,19 @@ class Tier {
       items.set(this.items)
       this.items = items
     }
-    this.items.copyWithin(i + 1, i, this.length)
-    this.items[i] = slot
+    // most inserts land at or near the end, where a loop beats calling `copyWithin`
+    const items = this.items
+    if (this.length - i <= SHORT_MOVE) for (let j = this.length; j > i; j--) items[j] = items[j - 1]!
+    else items.copyWithin(i + 1, i, this.length)
+    items[i] = slot
     this.length++
   }
 
   removeAt(i: number): void {
-    this.items.copyWithin(i, i + 1, this.length)
-    this.length--
+    const items = this.items
+    const last = --this.length
+    if (last - i <= SHORT_MOVE) for (let j = i; j < last; j++) items[j] = items[j + 1]!
+    else items.copyWithin(i, i + 1, last + 1)
   }
 }
 
@@ -69,6 +77,8 @@ export class BroadcastQueue {
   private readonly holder: KeyHolder
   private count = 0
   private nextId = 0
+  /** The slots one `take` walks off with (at most `MAX_PARTS`). */
+  private readonly taken = new Int32Array(MAX_PARTS)
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
 
@@ -107,30 +117,32 @@ export class BroadcastQueue {
   }
 
   /**
-   * Takes up to `maxCount` broadcasts that fit into `limit` bytes, counting
+   * Takes up to `maxCount` (at most `MAX_PARTS`) broadcasts that fit into `limit` bytes, counting
    * `overhead` bytes per message, and counts one transmission for each.
    */
-  take(overhead: number, limit: number, transmitLimit: number, maxCount = MAX_PARTS): Array<Uint8Array> {
+  take(overhead: number, limit: number, transmitLimit: number, maxCount: number = MAX_PARTS): Array<Uint8Array> {
     const out: Array<Uint8Array> = []
+    if (maxCount > MAX_PARTS) maxCount = MAX_PARTS
     if (this.count === 0 || maxCount <= 0) return out
-    const taken: Array<number> = []
+    const taken = this.taken
     let free = limit - overhead
-    for (let t = 0; t < this.tiers.length && free > 0 && taken.length < maxCount; t++) {
+    for (let t = 0; t < this.tiers.length && free > 0 && out.length < maxCount; t++) {
       const tier = this.tiers[t]!
       let i = this.lastFitting(tier, tier.length, free)
-      while (i >= 0 && free > 0 && taken.length < maxCount) {
+      while (i >= 0 && free > 0 && out.length < maxCount) {
         const slot = tier.items[i]!
         // Taken items leave their tier now and come back one tier up after the walk,
         // so that a single packet never carries the same broadcast twice.
         tier.removeAt(i)
-        taken.push(slot)
+        taken[out.length] = slot
         out.push(this.bytes[slot]!)
         free -= overhead + this.lengths[slot]!
         i = this.lastFitting(tier, i, free)
       }
     }
-    this.count -= taken.length
-    for (const slot of taken) {
+    this.count -= out.length
+    for (let k = 0; k < out.length; k++) {
+      const slot = taken[k]!
       if (++this.transmits[slot]! >= transmitLimit) this.finish(slot)
       else this.insert(slot)
     }

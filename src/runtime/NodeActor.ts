@@ -92,6 +92,9 @@ const REFUSAL_CAPACITY = 256
 const REMOTE_STATE_CAPACITY = 16
 /** Mailbox room for timers, call results and calls, beyond the packets' allowance. */
 const CONTROL_CAPACITY = 4096
+/** Undecodable datagrams waiting to be logged at most; more are only counted. */
+const MAX_UNLOGGED = 16
+
 /** How often the node's counters are fed to its metrics. */
 const REPORT_INTERVAL = 1000
 
@@ -100,11 +103,17 @@ const isProbeTraffic = (m: PacketMessage): boolean =>
   m._tag === "Ping" || m._tag === "IndirectPing" || m._tag === "Ack" || m._tag === "Nack"
 
 type Input =
-  | { readonly _tag: "Packet"; readonly from: string; readonly message: PacketMessage }
+  /** The messages of one datagram that were admitted (one input per datagram, not per message). */
+  | { readonly _tag: "Packet"; readonly from: string; readonly messages: ReadonlyArray<PacketMessage> }
   | { readonly _tag: "Timer"; readonly timer: Timer }
   | { readonly _tag: "Report" }
+  /** Nothing to do but run the actor (it has something to log). */
+  | { readonly _tag: "Wake" }
   | { readonly _tag: "TcpPingResult"; readonly seqNo: number; readonly ok: boolean }
   | { readonly _tag: "Call"; readonly run: (core: NodeCore, now: number) => void }
+
+type PacketInput = Extract<Input, { readonly _tag: "Packet" }>
+const WAKE: Input = { _tag: "Wake" }
 
 /** Why an application broadcast was not queued. */
 export type BroadcastRefusal = { readonly _tag: "Left" } | { readonly _tag: "TooLarge"; readonly budget: number }
@@ -487,15 +496,13 @@ export const makeNode = (
 
     const handle = (input: Input, now: number): void => {
       switch (input._tag) {
-        case "Packet":
-          if (isProbeTraffic(input.message)) pendingProbes--
-          else pendingGossip--
-          return core.handlePacket(input.from, input.message, now)
         case "Timer":
           // A timer that fired while its cancellation was on the way is stale: the core ignores it.
           return core.timer(input.timer, now)
         case "Report":
           reportDue = true
+          return
+        case "Wake":
           return
         case "TcpPingResult":
           return core.tcpPingResult(input.seqNo, input.ok, now)
@@ -535,9 +542,32 @@ export const makeNode = (
       return later === undefined ? Effect.void : Effect.forEach(later, (effect) => effect, { discard: true })
     }
 
+    /** Hands a datagram's messages to the core one by one: a defect costs only its own message. */
+    const handleMessages = (
+      from: string,
+      messages: ReadonlyArray<PacketMessage>,
+      now: number,
+      defects: Array<readonly [string, unknown]>
+    ): void => {
+      for (const message of messages) {
+        if (isProbeTraffic(message)) pendingProbes--
+        else pendingGossip--
+        try {
+          core.handlePacket(from, message, now)
+        } catch (defect) {
+          counters.internalErrors++
+          defects.push([`Packet ${message._tag}`, defect])
+        }
+      }
+    }
+
     /** Hands each input to the core; the defects it met, if any, for the actor to log. */
     const handleAll = (inputs: ReadonlyArray<Input>, now: number, defects: Array<readonly [string, unknown]>): void => {
       for (const input of inputs) {
+        if (input._tag === "Packet") {
+          handleMessages(input.from, input.messages, now, defects)
+          continue
+        }
         try {
           handle(input, now)
         } catch (defect) {
@@ -557,38 +587,85 @@ export const makeNode = (
         handleAll(batch, now, defects)
         if (overflow.length > 0) handleAll(overflow.splice(0), now, defects)
         for (const [tag, defect] of defects.splice(0)) yield* Effect.logError("input dropped after an internal error", tag, defect)
+        if (undecodable.length > 0) yield* logUndecodable
         yield* flush()
       }
     })
+
+    // Undecodable datagrams the actor has yet to log (a few; beyond that they are only counted).
+    const undecodable: Array<readonly [string, string]> = []
+
+    /**
+     * One datagram: decoded, its messages admitted up to memberlist's handoff queue depth
+     * (what the actor has not caught up with beyond it is dropped; probe traffic and gossip
+     * each have their own allowance). The admitted messages as one input, if any.
+     */
+    const admit = (from: string, bytes: Uint8Array): PacketInput | undefined => {
+      counters.packetsReceived++
+      counters.bytesReceived += bytes.length
+      const decoded = codec.decodePacket(bytes)
+      let admitted: Array<PacketMessage> | undefined = undefined
+      const messages = decoded.messages
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i]!
+        const probe = isProbeTraffic(message)
+        if ((probe ? pendingProbes : pendingGossip) >= config.handoffQueueDepth) {
+          counters.handoffDropped++
+          admitted ??= messages.slice(0, i)
+          continue
+        }
+        if (probe) pendingProbes++
+        else pendingGossip++
+        admitted?.push(message)
+      }
+      if (decoded.errors.length > 0) {
+        counters.decodeErrors += decoded.errors.length
+        if (undecodable.length < MAX_UNLOGGED) undecodable.push([from, decoded.errors[0]!.reason])
+      }
+      const kept = admitted ?? messages
+      return kept.length > 0 ? { _tag: "Packet", from, messages: kept } : undefined
+    }
+
+    /** Gives back the handoff allowance of messages that never reach the actor. */
+    const unadmit = (messages: ReadonlyArray<PacketMessage>): void => {
+      for (const message of messages) {
+        if (isProbeTraffic(message)) pendingProbes--
+        else pendingGossip--
+      }
+    }
+
+    const logUndecodable = Effect.suspend(() =>
+      Effect.forEach(undecodable.splice(0), ([from, reason]) => Effect.logDebug("dropped undecodable packet", from, reason), {
+        discard: true
+      })
+    )
 
     const receiver = Effect.gen(function*() {
       while (true) {
         const packets = yield* Queue.takeAll(transport.packets)
         const inputs: Array<Input> = []
         for (const packet of packets) {
-          counters.packetsReceived++
-          counters.bytesReceived += packet.bytes.length
-          const decoded = codec.decodePacket(packet.bytes)
-          for (const message of decoded.messages) {
-            // memberlist's handoff queue: what the actor has not caught up with beyond the depth
-            // is dropped (probe traffic and gossip each have their own allowance).
-            const probe = isProbeTraffic(message)
-            if ((probe ? pendingProbes : pendingGossip) >= config.handoffQueueDepth) {
-              counters.handoffDropped++
-              continue
-            }
-            if (probe) pendingProbes++
-            else pendingGossip++
-            inputs.push({ _tag: "Packet", from: packet.from, message })
-          }
-          if (decoded.errors.length > 0) {
-            counters.decodeErrors += decoded.errors.length
-            yield* Effect.logDebug("dropped undecodable packet", packet.from, decoded.errors[0]!.reason)
-          }
+          const input = admit(packet.from, packet.bytes)
+          if (input !== undefined) inputs.push(input)
         }
+        if (undecodable.length > 0) yield* logUndecodable
         if (inputs.length > 0) yield* Queue.offerAll(mailbox, inputs)
       }
     })
+
+    /**
+     * The same without a fiber, for a transport that hands datagrams over from plain code:
+     * the admitted messages go straight into the mailbox, or are dropped (and counted as
+     * handoff drops) when it is full. An undecodable datagram wakes the actor to log it.
+     */
+    const receiveNow = (from: string, bytes: Uint8Array): void => {
+      const input = admit(from, bytes)
+      if (input !== undefined && !Queue.offerUnsafe(mailbox, input)) {
+        counters.handoffDropped += input.messages.length
+        unadmit(input.messages)
+      }
+      if (input === undefined && undecodable.length > 0) Queue.offerUnsafe(mailbox, WAKE)
+    }
 
     const acceptor = Effect.gen(function*() {
       while (true) {
@@ -609,7 +686,13 @@ export const makeNode = (
       return supervised.pipe(annotate, Effect.forkScoped)
     }
     yield* supervise("actor", actor as Effect.Effect<never>)
-    yield* supervise("receiver", receiver as Effect.Effect<never>)
+    if (transport.receivePacketsWith !== undefined) {
+      const receivePacketsWith = transport.receivePacketsWith
+      receivePacketsWith(receiveNow)
+      yield* Effect.addFinalizer(() => Effect.sync(() => receivePacketsWith(undefined)))
+    } else {
+      yield* supervise("receiver", receiver as Effect.Effect<never>)
+    }
     yield* supervise("acceptor", acceptor as Effect.Effect<never>)
     reporting = timers.schedule(start, reportTarget, start)
     // A shared wheel outlives the node: take its timers back when the node stops.

@@ -203,6 +203,10 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
         }),
       // the Random of the fiber that bound the transport: the node's own, as its actor sees it
       sendPacketNow: (to, bytes) => hub.sendPacket(node, to, bytes, random),
+      receivePacketsWith: (receive) => {
+        // only while this binding lasts: a later one at the address has other queues
+        if (node.packets === packets) node.receive = receive
+      },
       dial: (to, timeoutMillis) => dial(node, to, timeoutMillis)
     })
   })

@@ -60,6 +60,13 @@ export interface TransportShape {
   readonly sendPacketNow?: (to: string, bytes: Uint8Array) => TransportError | undefined
   /** Inbound datagrams, in arrival order (bounded; overflow is dropped and counted). */
   readonly packets: Queue.Dequeue<InboundPacket>
+  /**
+   * For transports that deliver from plain code (the simulated network): hands each
+   * arriving datagram to `receive` at once instead of queueing it in `packets`, so that
+   * a consumer which admits or drops datagrams itself (the node's handoff queue) saves
+   * a fiber wake-up per datagram. `undefined` goes back to `packets`.
+   */
+  readonly receivePacketsWith?: (receive: ((from: string, bytes: Uint8Array) => void) | undefined) => void
   /** Opens a stream to `to` within `timeoutMillis`; it closes with the scope. */
   dial(to: string, timeoutMillis: number): Effect.Effect<StreamConnection, TransportError, Scope.Scope>
   /** Inbound streams. The consumer must `close` each one when done. */

@@ -239,18 +239,28 @@ describe("CompactCodec: packet messages round trip", () => {
     expect(c.vsn).toBeNull()
   })
 
-  it("a datagram's membership fields are plain views of it; payloads, and every field of a stream, are copies", () => {
+  it("a datagram's short membership fields are shared interned copies, long ones plain views of it; payloads, and every field of a stream, are copies", () => {
+    const long = new Uint8Array(100).fill(9)
     const bytes = Buffer.from(codec.encodePacket([
       codec.encodeMessage(alive({ meta: new Uint8Array([1, 2, 3]) })),
+      codec.encodeMessage(alive({ meta: long })),
       codec.encodeMessage(user(new Uint8Array([4, 5])))
     ], { checksum: false }))
-    const [a, u] = codec.decodePacket(bytes).messages as [Alive, ReturnType<typeof user>]
+    const [a, b, u] = codec.decodePacket(bytes).messages as [Alive, Alive, ReturnType<typeof user>]
     expect(a.meta).toEqual(new Uint8Array([1, 2, 3]))
     expect(a.addr).toEqual(ipv4)
-    // views, not Node Buffers: the node compares them and copies what it keeps
+    // plain arrays, not Node Buffers; the short ones do not pin the datagram and are shared
     expect(a.meta!.constructor).toBe(Uint8Array)
-    expect(a.meta!.buffer).toBe(bytes.buffer)
+    expect(a.meta!.buffer).not.toBe(bytes.buffer)
+    expect(b.meta!.constructor).toBe(Uint8Array)
+    expect(b.meta!.buffer).toBe(bytes.buffer)
+    expect(b.meta).toEqual(long)
+    const again = codec.decodePacket(bytes).messages[0] as Alive
+    expect(again.meta).toBe(a.meta)
+    expect(again.addr).toBe(a.addr)
+    expect(again.node).toBe(a.node)
     bytes.fill(0)
+    expect(a.meta).toEqual(new Uint8Array([1, 2, 3]))
     expect(u.payload).toEqual(new Uint8Array([4, 5]))
     const stream = Buffer.from(codec.encodeStream(pushPull(1, { nodes: [pushNode(0, { meta: new Uint8Array([7]) })] }), { initiator: true }))
     const read = codec.decodeStream(stream, { initiator: true })

@@ -192,14 +192,18 @@ describe("fault matrix (50 nodes)", () => {
       // (at most PUSH_PULL), then by gossip. Until then it hears no gossip, so it can
       // miss another node's restart and must bury that one's old address itself: its
       // own probe within two probe rounds (the order is reshuffled each round), a
-      // suspicion nobody confirms (the maximum), then one push/pull for the new address.
+      // suspicion nobody confirms (the maximum), then a push/pull for the new address.
+      // That push/pull's partner may not know the new address either (node-12#62 here
+      // pulled the old, dead one at 179.7 and 209.7 s and the new one at 269.7 s), so a
+      // single view may take one interval more; the cluster as a whole converges sooner.
       const bound = 2 * ROUND + SUSPICION_MAX + PUSH_PULL
+      const longestBound = bound + PUSH_PULL
       const { m, f } = yield* scenario("rolling restart, new address", (m, procs) => rollingRestart(m, procs, true), {
         converge: bound,
         downAfterFault: bound,
         joins: 2 * N - 1
       })
-      assert.isAtMost(f.longestDown.ms, bound)
+      assert.isAtMost(f.longestDown.ms, longestBound)
       const moved = moves(m)
       const lens = f.downs.map((d) => d.to - d.from).sort((a, b) => a - b)
       const pct = (q: number) => lens[Math.floor(q * (lens.length - 1))]

@@ -109,7 +109,7 @@ const readPushPull = (r: Reader): PushPull => {
   }
   const nodes: Array<PushNodeState> = []
   for (let i = 0; i < count; i++) nodes.push(readPushNode(r))
-  return { _tag: "PushPull", join, nodes, userState: r.requiredBytes("push/pull user state") }
+  return { _tag: "PushPull", join, nodes, userState: r.requiredBytes("push/pull user state", true) }
 }
 
 /** Reads one datagram message; types that only travel on streams are rejected. */

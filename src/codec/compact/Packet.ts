@@ -25,6 +25,7 @@ import type { DecodedPacket, DecodeError } from "../Codec.ts"
 import type { PacketMessage } from "../../protocol/Messages.ts"
 import { MessageType } from "../../protocol/Messages.ts"
 import { crc32 } from "../../security/Crc32.ts"
+import type { Interner } from "../Interner.ts"
 import { readPacketMessage } from "./Decode.ts"
 import { MAX_COMPOUND_PART_BYTES, MAX_COMPOUND_PARTS } from "./Limits.ts"
 import { asPlainBytes, decodeError as error, Reader, toDecodeError } from "./Reader.ts"
@@ -35,6 +36,8 @@ export const COMPOUND_HEADER_BYTES = 2
 export const COMPOUND_PART_BYTES = 2
 /** Checksum wrapper: type and CRC. */
 export const CHECKSUM_HEADER_BYTES = 5
+/** Parts up to this long are copied by hand. */
+const SHORT_PART = 64
 
 /**
  * One part goes out as it is (the same array, no copy), several as a compound;
@@ -67,10 +70,13 @@ export const encodePacket = (parts: ReadonlyArray<Uint8Array>, checksum: boolean
     let len = head + COMPOUND_HEADER_BYTES
     let at = len + COMPOUND_PART_BYTES * n
     for (const p of parts) {
-      out[len++] = p.length >>> 8
-      out[len++] = p.length & 0xff
-      out.set(p, at)
-      at += p.length
+      const size = p.length
+      out[len++] = size >>> 8
+      out[len++] = size & 0xff
+      // `set` costs more to call than a short loop costs to run: most parts are one alive
+      if (size <= SHORT_PART) for (let i = 0; i < size; i++) out[at + i] = p[i]!
+      else out.set(p, at)
+      at += size
     }
   }
   if (checksum) {
@@ -84,8 +90,9 @@ export const encodePacket = (parts: ReadonlyArray<Uint8Array>, checksum: boolean
   return out
 }
 
-/** Decodes one message filling `[start, end)` exactly. */
+/** Decodes one message filling `[start, end)` exactly, with `r` (reset to that range). */
 const decodePart = (
+  r: Reader,
   bytes: Uint8Array,
   start: number,
   end: number,
@@ -96,7 +103,7 @@ const decodePart = (
     errors.push(error("Empty", "empty message"))
     return
   }
-  const r = new Reader(bytes, start, end, true)
+  r.reset(bytes, start, end)
   try {
     const m = readPacketMessage(r)
     if (r.pos === end) messages.push(m)
@@ -108,6 +115,7 @@ const decodePart = (
 
 /** Splits a compound at `start` and decodes each part; a bad part costs only itself. */
 const decodeCompound = (
+  r: Reader,
   bytes: Uint8Array,
   start: number,
   messages: Array<PacketMessage>,
@@ -134,14 +142,17 @@ const decodeCompound = (
       at = end + 1
       continue
     }
-    decodePart(bytes, at, at + size, messages, errors)
+    decodePart(r, bytes, at, at + size, messages, errors)
     at += size
   }
   if (at < end) errors.push(error("Malformed", `${end - at} trailing bytes after compound`))
 }
 
-/** Never throws: every failure becomes a `DecodeError` in the result. */
-export const decodePacket = (input: Uint8Array): DecodedPacket => {
+/**
+ * Never throws: every failure becomes a `DecodeError` in the result. Byte fields are views of
+ * `input`, or with an `interner` its shared copies when short; names too come from it.
+ */
+export const decodePacket = (input: Uint8Array, interner?: Interner): DecodedPacket => {
   const bytes = asPlainBytes(input)
   const messages: Array<PacketMessage> = []
   const errors: Array<DecodeError> = []
@@ -163,8 +174,9 @@ export const decodePacket = (input: Uint8Array): DecodedPacket => {
       }
       start = CHECKSUM_HEADER_BYTES
     }
-    if (bytes[start] === MessageType.compound) decodeCompound(bytes, start, messages, errors)
-    else decodePart(bytes, start, bytes.length, messages, errors)
+    const r = new Reader(bytes, start, bytes.length, true, interner)
+    if (bytes[start] === MessageType.compound) decodeCompound(r, bytes, start, messages, errors)
+    else decodePart(r, bytes, start, bytes.length, messages, errors)
   } catch (e) {
     // Unreachable by design (each part is guarded); kept so the contract holds regardless.
     errors.push(toDecodeError(e))

@@ -6,6 +6,7 @@
  * is only thrown on bad input, and skipping the stack capture keeps garbage cheap.
  */
 import { DecodeError, type DecodeReason } from "../Codec.ts"
+import { type Interner, MAX_INTERNED_BYTES } from "../Interner.ts"
 import { MAX_PORT, MAX_STRING_BYTES } from "./Limits.ts"
 
 /** Shared by every empty field: an empty array costs as much to allocate as a small one. */
@@ -49,19 +50,30 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
  * Cursor over one message; each method reads one field or throws `ReadFailure`.
  * With `views`, byte fields are views of the input (a datagram: small, and read
  * at once by the node, which copies what it keeps); otherwise, and always for
- * fields asked as `own`, they are copies.
+ * fields asked as `own`, they are copies. With an `Interner`, strings and short
+ * byte fields not asked as `own` are its shared copies instead.
  */
 export class Reader {
-  readonly buf: Uint8Array
+  buf: Uint8Array
   pos: number
-  readonly end: number
+  end: number
   private readonly views: boolean
+  private readonly interner: Interner | undefined
 
-  constructor(buf: Uint8Array, pos: number, end: number, views = false) {
+  constructor(buf: Uint8Array, pos: number, end: number, views = false, interner?: Interner) {
     this.buf = buf
     this.pos = pos
     this.end = end
     this.views = views
+    this.interner = interner
+  }
+
+  /** The same reader over another range: one reader serves every part of a packet. */
+  reset(buf: Uint8Array, pos: number, end: number): this {
+    this.buf = buf
+    this.pos = pos
+    this.end = end
+    return this
   }
 
   get remaining(): number {
@@ -103,15 +115,20 @@ export class Reader {
     return p
   }
 
-  /** Exactly `n` bytes: a view, or with `own` (or without `views`) a copy that does not pin the input. */
+  /**
+   * Exactly `n` bytes: an interned copy when short, else a view; with `own` (or without
+   * `views`) a copy of its own that does not pin the input.
+   */
   take(n: number, own = false): Uint8Array {
     if (n > this.end - this.pos) {
       return fail("Truncated", `field of ${n} bytes runs past the end (${this.end - this.pos} left)`)
     }
     if (n === 0) return EMPTY
-    const out = this.views && !own ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n)
+    const start = this.pos
     this.pos += n
-    return out
+    if (own) return this.buf.slice(start, start + n)
+    if (this.interner !== undefined && n <= MAX_INTERNED_BYTES) return this.interner.bytes(this.buf, start, n)
+    return this.views ? this.buf.subarray(start, start + n) : this.buf.slice(start, start + n)
   }
 
   /** A byte field: varint `length + 1`, 0 for `null`. */
@@ -136,15 +153,23 @@ export class Reader {
     }
     const start = this.pos
     this.pos += n
-    const ascii = asciiString(this.buf, start, n)
-    if (ascii !== undefined) return ascii
-    try {
-      return utf8.decode(this.buf.subarray(start, start + n))
-    } catch {
-      return fail("Malformed", "string is not valid UTF-8")
-    }
+    if (this.interner !== undefined && n <= MAX_INTERNED_BYTES) return this.interner.string(this.buf, start, n, decodeKey)
+    return decodeText(this.buf, start, n)
   }
 }
+
+/** UTF-8 text of `[start, start + n)`; invalid UTF-8 is a `ReadFailure`. */
+const decodeText = (buf: Uint8Array, start: number, n: number): string => {
+  const ascii = asciiString(buf, start, n)
+  if (ascii !== undefined) return ascii
+  try {
+    return utf8.decode(buf.subarray(start, start + n))
+  } catch {
+    return fail("Malformed", "string is not valid UTF-8")
+  }
+}
+
+const decodeKey = (key: Uint8Array): string => decodeText(key, 0, key.length)
 
 /** Short ASCII text (member names, mostly) without a call into the UTF-8 decoder. */
 const asciiString = (buf: Uint8Array, start: number, n: number): string | undefined => {

@@ -6,6 +6,7 @@
  */
 import type { DecodeReason, StreamRead } from "../Codec.ts"
 import type { StreamMessage } from "../../protocol/Messages.ts"
+import type { Interner } from "../Interner.ts"
 import { isStreamType, readStreamMessage } from "./Decode.ts"
 import { writeStreamMessage } from "./Encode.ts"
 import { MAX_STREAM_FRAME_BYTES } from "./Limits.ts"
@@ -38,8 +39,11 @@ export const encodeStream = (w: Writer, message: StreamMessage): Uint8Array => {
   return w.finish(start)
 }
 
-/** Decodes the first frame of `input`; bytes after it are left for the caller. Never throws. */
-export const decodeStream = (input: Uint8Array): StreamRead => {
+/**
+ * Decodes the first frame of `input`; bytes after it are left for the caller. Never throws.
+ * With an `interner`, names and short byte fields are its shared copies.
+ */
+export const decodeStream = (input: Uint8Array, interner?: Interner): StreamRead => {
   try {
     const bytes = asPlainBytes(input)
     const n = bytes.length
@@ -68,7 +72,7 @@ export const decodeStream = (input: Uint8Array): StreamRead => {
     }
     const end = i + length
     if (n < end) return NEED_MORE
-    const r = new Reader(bytes, i, end)
+    const r = new Reader(bytes, i, end, false, interner)
     const message = readStreamMessage(r)
     if (r.pos !== end) return failed("Malformed", `${end - r.pos} trailing bytes in ${message._tag} frame`)
     return { _tag: "Complete", message, consumed: end }

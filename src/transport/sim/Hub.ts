@@ -162,6 +162,7 @@ export class Hub implements StreamHost {
     if (node.streams !== undefined) Queue.shutdownUnsafe(node.streams)
     if (node.packets !== undefined) Queue.shutdownUnsafe(node.packets)
     node.packets = undefined
+    node.receive = undefined
     node.streams = undefined
   }
 
@@ -337,7 +338,11 @@ export class Hub implements StreamHost {
     switch (d.kind) {
       case Kind.Packet: {
         const bytes = d.bytes!
-        if (to.packets !== undefined && Queue.offerUnsafe(to.packets, { from: d.from.address, bytes, at: now })) {
+        if (to.receive !== undefined) {
+          to.stats.packetsReceived++
+          to.stats.bytesReceived += bytes.length
+          to.receive(d.from.address, bytes)
+        } else if (to.packets !== undefined && Queue.offerUnsafe(to.packets, { from: d.from.address, bytes, at: now })) {
           to.stats.packetsReceived++
           to.stats.bytesReceived += bytes.length
         } else {

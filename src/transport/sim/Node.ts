@@ -81,6 +81,8 @@ export class SimNode {
   /** A transport is bound at this address. */
   open = false
   packets: Queue.Queue<InboundPacket> | undefined = undefined
+  /** Takes arriving datagrams instead of `packets` while set. */
+  receive: ((from: string, bytes: Uint8Array) => void) | undefined = undefined
   streams: Queue.Queue<StreamConnection> | undefined = undefined
   crashed = false
   paused = false
