@@ -6,7 +6,8 @@
  * table's name lookups compare a string with itself.
  *
  * Bounded: an open-addressed table that starts small and doubles up to
- * `maxSlots`; once full, a new key takes the place of the one in its slot (the
+ * `maxSlots` (64 bytes of key room a slot: 1 MiB per table at the default
+ * bound); once full, a new key takes the place of the one in its slot (the
  * overflow policy is eviction, counted in `evictions`). A value handed out is
  * shared and must never be written to.
  */
@@ -24,15 +25,16 @@ const hash = (buf: Uint8Array, start: number, n: number): number => {
   return h >>> 0
 }
 
-const sameKey = (key: Uint8Array, buf: Uint8Array, start: number, n: number): boolean => {
-  if (key.length !== n) return false
-  for (let i = 0; i < n; i++) if (key[i] !== buf[start + i]) return false
-  return true
-}
-
-/** One table from byte keys to values of type `V`. */
+/**
+ * One table from byte keys to values of type `V`. Keys live in one array, a fixed
+ * `MAX_INTERNED_BYTES` region per slot, next to their hashes and lengths: a lookup
+ * compares a hash, then bytes in one place, and touches no object but the value it returns.
+ */
 class Table<V> {
-  private keys: Array<Uint8Array | undefined>
+  private hashes: Int32Array
+  /** Key length + 1 per slot; 0 for an empty slot. */
+  private lengths: Uint8Array
+  private keys: Uint8Array
   private values: Array<V | undefined>
   private filled = 0
   evictions = 0
@@ -40,7 +42,9 @@ class Table<V> {
 
   constructor(maxSlots: number) {
     this.maxSlots = maxSlots
-    this.keys = new Array(FIRST_SLOTS)
+    this.hashes = new Int32Array(FIRST_SLOTS)
+    this.lengths = new Uint8Array(FIRST_SLOTS)
+    this.keys = new Uint8Array(FIRST_SLOTS * MAX_INTERNED_BYTES)
     this.values = new Array(FIRST_SLOTS)
   }
 
@@ -48,56 +52,65 @@ class Table<V> {
     return this.filled
   }
 
-  /** The value interned for the bytes, or one made by `make` and interned. */
+  /** The value interned for the bytes (at most `MAX_INTERNED_BYTES`), or one made by `make` and interned. */
   get(buf: Uint8Array, start: number, n: number, make: (key: Uint8Array) => V): V {
-    const h = hash(buf, start, n)
-    let mask = this.keys.length - 1
+    const h = hash(buf, start, n) | 0
+    let mask = this.hashes.length - 1
     for (let p = 0; p < PROBES; p++) {
       const i = (h + p) & mask
-      const key = this.keys[i]
-      if (key === undefined) return this.put(i, buf, start, n, make)
-      if (sameKey(key, buf, start, n)) return this.values[i]!
+      const length = this.lengths[i]!
+      if (length === 0) return this.put(i, h, buf, start, n, make)
+      if (length === n + 1 && this.hashes[i] === h && this.sameKey(i, buf, start, n)) return this.values[i]!
     }
-    if (this.filled * 2 >= this.keys.length && this.keys.length < this.maxSlots) {
+    if (this.filled * 2 >= this.hashes.length && this.hashes.length < this.maxSlots) {
       this.grow()
-      mask = this.keys.length - 1
+      mask = this.hashes.length - 1
       for (let p = 0; p < PROBES; p++) {
         const i = (h + p) & mask
-        if (this.keys[i] === undefined) return this.put(i, buf, start, n, make)
+        if (this.lengths[i] === 0) return this.put(i, h, buf, start, n, make)
       }
     }
-    return this.put(h & mask, buf, start, n, make)
+    return this.put(h & mask, h, buf, start, n, make)
   }
 
-  private put(i: number, buf: Uint8Array, start: number, n: number, make: (key: Uint8Array) => V): V {
-    const key = buf.slice(start, start + n)
-    const value = make(key)
-    if (this.keys[i] === undefined) this.filled++
+  private sameKey(i: number, buf: Uint8Array, start: number, n: number): boolean {
+    const keys = this.keys
+    const at = i * MAX_INTERNED_BYTES
+    for (let k = 0; k < n; k++) if (keys[at + k] !== buf[start + k]) return false
+    return true
+  }
+
+  private put(i: number, h: number, buf: Uint8Array, start: number, n: number, make: (key: Uint8Array) => V): V {
+    const value = make(buf.slice(start, start + n))
+    if (this.lengths[i] === 0) this.filled++
     else this.evictions++
-    this.keys[i] = key
+    this.hashes[i] = h
+    this.lengths[i] = n + 1
+    this.keys.set(buf.subarray(start, start + n), i * MAX_INTERNED_BYTES)
     this.values[i] = value
     return value
   }
 
   private grow(): void {
-    const keys = this.keys
-    const values = this.values
-    this.keys = new Array(keys.length * 2)
-    this.values = new Array(keys.length * 2)
-    const mask = this.keys.length - 1
+    const { hashes, lengths, keys, values } = this
+    const size = hashes.length * 2
+    this.hashes = new Int32Array(size)
+    this.lengths = new Uint8Array(size)
+    this.keys = new Uint8Array(size * MAX_INTERNED_BYTES)
+    this.values = new Array(size)
+    const mask = size - 1
     this.filled = 0
-    for (let j = 0; j < keys.length; j++) {
-      const key = keys[j]
-      if (key === undefined) continue
-      const h = hash(key, 0, key.length)
+    for (let j = 0; j < hashes.length; j++) {
+      if (lengths[j] === 0) continue
       for (let p = 0; p < PROBES; p++) {
-        const i = (h + p) & mask
-        if (this.keys[i] === undefined) {
-          this.keys[i] = key
-          this.values[i] = values[j]
-          this.filled++
-          break
-        }
+        const i = (hashes[j]! + p) & mask
+        if (this.lengths[i] !== 0) continue
+        this.hashes[i] = hashes[j]!
+        this.lengths[i] = lengths[j]!
+        this.keys.set(keys.subarray(j * MAX_INTERNED_BYTES, (j + 1) * MAX_INTERNED_BYTES), i * MAX_INTERNED_BYTES)
+        this.values[i] = values[j]
+        this.filled++
+        break
       }
     }
   }

@@ -35,6 +35,7 @@ const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]
   ["handoffDropped", counter("gossip_handoff_dropped", "Inbound messages dropped: handoffQueueDepth waiting for the node")],
   ["eventsDropped", counter("gossip_events_dropped", "Membership events lost by subscribers that fell behind")],
   ["messagesDropped", counter("gossip_messages_dropped", "Application messages lost by subscribers that fell behind")],
+  ["tablesSkipped", counter("gossip_tables_skipped", "Member tables skipped by members streams that fell behind")],
   ["probes", counter("gossip_probes", "Probes started")],
   ["probeFailures", counter("gossip_probe_failures", "Probes that ended in a suspicion")],
   ["suspicionsRaised", counter("gossip_suspicions", "Members this node marked suspect")],

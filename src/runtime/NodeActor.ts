@@ -71,6 +71,8 @@ export interface NodeStats {
   readonly eventsDropped: number
   /** Application messages lost by subscribers that fell behind (each subscriber's loss counts). */
   readonly messagesDropped: number
+  /** Member tables skipped by `members` streams that fell behind (each stream's skips count). */
+  readonly tablesSkipped: number
   /** Inbound channels served. */
   readonly channelsAccepted: number
   /** Inbound channel hellos refused: unknown name, connection limit, malformed. */
@@ -255,7 +257,8 @@ export const makeNode = (
       ...counters,
       ...core.stats(),
       eventsDropped: events.dropped,
-      messagesDropped: messages.dropped
+      messagesDropped: messages.dropped,
+      tablesSkipped: members.dropped
     })
 
     const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>

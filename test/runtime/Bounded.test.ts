@@ -55,6 +55,12 @@ describe("bounded node queues", () => {
       const peer = yield* fakePeer("p", addressOf(1))
       const events = yield* node.membership.subscribeEvents // never read
       const messages = yield* node.membership.subscribeMessages // never read
+      // takes the first table, then never pulls again
+      let tablesSeen = 0
+      yield* node.membership.members.pipe(
+        Stream.runForEach(() => Effect.andThen(Effect.sync(() => tablesSeen++), Effect.never)),
+        Effect.forkScoped
+      )
       const total = 100_000
       // 500 updates per virtual millisecond: well within the handoff depth, so none is dropped there.
       for (let i = 1; i <= total; i += 500) {
@@ -69,6 +75,9 @@ describe("bounded node queues", () => {
       // One MemberJoined then 99,999 MemberUpdated, of which the subscriber holds the newest 1024.
       assert.strictEqual(stats.eventsDropped, total - SUBSCRIBER_CAPACITY)
       assert.strictEqual(stats.messagesDropped, total - SUBSCRIBER_CAPACITY)
+      // at least one new table per virtual millisecond of updates; the stream holds 16 and slides
+      assert.strictEqual(tablesSeen, 1)
+      assert.isAtLeast(stats.tablesSkipped, total / 500 - 16 - 1, `skipped ${stats.tablesSkipped}`)
       const held = yield* events.pipe(Stream.take(SUBSCRIBER_CAPACITY), Stream.runCollect)
       const last = held[held.length - 1]!
       assert.deepInclude(last, { _tag: "MemberUpdated" })
