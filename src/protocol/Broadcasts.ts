@@ -8,49 +8,22 @@
  * Items live in one tier per transmission count, each tier kept sorted so that
  * the best candidate (longest, then newest) is last: taking what fits costs a
  * binary search per message taken rather than a sort of the whole queue per
- * packet, and a new broadcast usually lands at the end of its tier.
+ * packet. A tier keeps its slots in blocks (`Tier.ts`), so that an insert into
+ * its middle moves one block, not half the tier.
  *
- * Storage is by column (an item is a slot in typed arrays; a tier is a sorted
- * array of slots), about 30 bytes an item besides the bytes themselves, which
+ * Storage is by column (an item is a slot in typed arrays; a tier is sorted
+ * blocks of slots), about 30 bytes an item besides the bytes themselves, which
  * are shared when the encoder hands out shared bytes: a node just after joining
  * a cluster of ten thousand queues ten thousand alives.
  */
+
+import { type Order, Tier } from "./Tier.ts"
 
 /** A compound counts its parts in one byte. */
 export const MAX_PARTS = 255
 
 /** Ids order items within a tier; they are renumbered before they would overflow. */
 const MAX_ID = 0x7fffffff
-
-/** Moves of up to this many slots are done by hand. */
-const SHORT_MOVE = 16
-
-/** A growable array of slots. */
-class Tier {
-  items = new Int32Array(8)
-  length = 0
-
-  insertAt(i: number, slot: number): void {
-    if (this.length === this.items.length) {
-      const items = new Int32Array(Math.ceil(this.items.length * 1.5))
-      items.set(this.items)
-      this.items = items
-    }
-    // most inserts land at or near the end, where a loop beats calling `copyWithin`
-    const items = this.items
-    if (this.length - i <= SHORT_MOVE) for (let j = this.length; j > i; j--) items[j] = items[j - 1]!
-    else items.copyWithin(i + 1, i, this.length)
-    items[i] = slot
-    this.length++
-  }
-
-  removeAt(i: number): void {
-    const items = this.items
-    const last = --this.length
-    if (last - i <= SHORT_MOVE) for (let j = i; j < last; j++) items[j] = items[j + 1]!
-    else items.copyWithin(i, i + 1, last + 1)
-  }
-}
 
 /** Given the key of a queued item: the queue holds it while the item is queued. */
 export interface KeyHolder {
@@ -81,6 +54,12 @@ export class BroadcastQueue {
   private readonly taken = new Int32Array(MAX_PARTS)
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
+
+  /** The tiers' order: worse candidates first (shorter, then older). */
+  private readonly order: Order = {
+    before: (a, b) => this.before(a, b),
+    length: (slot) => this.lengths[slot]!
+  }
 
   constructor(holder: KeyHolder = noKeys) {
     this.holder = holder
@@ -128,16 +107,18 @@ export class BroadcastQueue {
     let free = limit - overhead
     for (let t = 0; t < this.tiers.length && free > 0 && out.length < maxCount; t++) {
       const tier = this.tiers[t]!
-      let i = this.lastFitting(tier, tier.length, free)
-      while (i >= 0 && free > 0 && out.length < maxCount) {
-        const slot = tier.items[i]!
+      let block = tier.blockCount
+      let offset = 0
+      while (free > 0 && out.length < maxCount && tier.lastFitting(block, offset, free, this.order)) {
+        block = tier.foundBlock
+        offset = tier.foundOffset
+        const slot = tier.at(block, offset)
         // Taken items leave their tier now and come back one tier up after the walk,
         // so that a single packet never carries the same broadcast twice.
-        tier.removeAt(i)
+        tier.removeAt(block, offset)
         taken[out.length] = slot
         out.push(this.bytes[slot]!)
         free -= overhead + this.lengths[slot]!
-        i = this.lastFitting(tier, i, free)
       }
     }
     this.count -= out.length
@@ -151,7 +132,7 @@ export class BroadcastQueue {
 
   /** Drops everything (a node shutting down), reporting each waiter as finished. */
   clear(): void {
-    for (const tier of this.tiers) for (let i = 0; i < tier.length; i++) this.finish(tier.items[i]!)
+    for (const tier of this.tiers) tier.forEach((slot) => this.finish(slot))
     this.tiers.length = 0
     this.count = 0
   }
@@ -159,7 +140,7 @@ export class BroadcastQueue {
   /** Bytes held by the columns and indexes, the queued bytes themselves not counted. */
   get footprint(): number {
     let tiers = 0
-    for (const tier of this.tiers) tiers += tier.items.byteLength
+    for (const tier of this.tiers) tiers += tier.byteLength
     return this.bytes.length * 8 + this.lengths.byteLength + this.ids.byteLength + this.transmits.byteLength +
       this.keys.byteLength + this.byKey.byteLength + tiers
   }
@@ -171,47 +152,16 @@ export class BroadcastQueue {
     return la < lb || (la === lb && this.ids[a]! < this.ids[b]!)
   }
 
-  /** Index where `slot` belongs in `tier`. */
-  private insertionPoint(tier: Tier, slot: number): number {
-    let lo = 0
-    let hi = tier.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.before(tier.items[mid]!, slot)) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-
-  /** The last index below `end` whose message is at most `free` bytes long, or -1. */
-  private lastFitting(tier: Tier, end: number, free: number): number {
-    let lo = 0
-    let hi = end
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.lengths[tier.items[mid]!]! <= free) lo = mid + 1
-      else hi = mid
-    }
-    return lo - 1
-  }
-
   private insert(slot: number): void {
     const t = this.transmits[slot]!
     while (this.tiers.length <= t) this.tiers.push(new Tier())
-    const tier = this.tiers[t]!
-    tier.insertAt(this.insertionPoint(tier, slot), slot)
+    this.tiers[t]!.insert(slot, this.order)
     this.count++
   }
 
   private remove(slot: number): void {
     const tier = this.tiers[this.transmits[slot]!]
-    if (tier !== undefined) {
-      const i = this.insertionPoint(tier, slot)
-      if (tier.items[i] === slot && i < tier.length) {
-        tier.removeAt(i)
-        this.count--
-      }
-    }
+    if (tier !== undefined && tier.remove(slot, this.order)) this.count--
     this.finish(slot)
   }
 
@@ -262,7 +212,7 @@ export class BroadcastQueue {
   /** Gives the queued items ids 0, 1, … in their present order, which keeps every tier sorted. */
   private renumber(): void {
     const live: Array<number> = []
-    for (const tier of this.tiers) for (let i = 0; i < tier.length; i++) live.push(tier.items[i]!)
+    for (const tier of this.tiers) tier.forEach((slot) => live.push(slot))
     live.sort((a, b) => this.ids[a]! - this.ids[b]!)
     for (let i = 0; i < live.length; i++) this.ids[live[i]!] = i
     this.nextId = live.length

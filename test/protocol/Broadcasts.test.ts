@@ -63,6 +63,87 @@ describe("broadcast queue part cap", () => {
   })
 })
 
+/**
+ * The queue's selection written the plain way: one sorted array per tier, searched and
+ * spliced. The queue must take exactly what this takes, in the same order.
+ */
+class ReferenceQueue {
+  private readonly tiers: Array<Array<{ id: number; key: number; bytes: Uint8Array }>> = []
+  private readonly transmits = new Map<number, number>()
+  private nextId = 0
+
+  enqueue(bytes: Uint8Array, key: number): void {
+    for (const tier of this.tiers) {
+      const i = tier.findIndex((item) => item.key === key)
+      if (i >= 0) tier.splice(i, 1)
+    }
+    this.insert({ id: this.nextId++, key, bytes }, 0)
+  }
+
+  take(overhead: number, limit: number, transmitLimit: number, maxCount: number): Array<Uint8Array> {
+    const out: Array<{ id: number; key: number; bytes: Uint8Array }> = []
+    let free = limit - overhead
+    for (let t = 0; t < this.tiers.length && free > 0 && out.length < maxCount; t++) {
+      const tier = this.tiers[t]!
+      let end = tier.length
+      while (free > 0 && out.length < maxCount) {
+        let i = end - 1
+        while (i >= 0 && tier[i]!.bytes.length > free) i--
+        if (i < 0) break
+        const [item] = tier.splice(i, 1)
+        out.push(item!)
+        free -= overhead + item!.bytes.length
+        end = i
+      }
+    }
+    for (const item of out) {
+      const sent = (this.transmits.get(item.id) ?? 0) + 1
+      this.transmits.set(item.id, sent)
+      if (sent < transmitLimit) this.insert(item, sent)
+    }
+    return out.map((item) => item.bytes)
+  }
+
+  private insert(item: { id: number; key: number; bytes: Uint8Array }, t: number): void {
+    while (this.tiers.length <= t) this.tiers.push([])
+    const tier = this.tiers[t]!
+    const worse = (a: typeof item) => a.bytes.length < item.bytes.length || (a.bytes.length === item.bytes.length && a.id < item.id)
+    let i = 0
+    while (i < tier.length && worse(tier[i]!)) i++
+    tier.splice(i, 0, item)
+  }
+}
+
+describe("broadcast queue against a plain model", () => {
+  it("takes exactly what one sorted array per tier would, through thousands of items and block splits", () => {
+    let seed = 7
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
+    const q = new BroadcastQueue()
+    const model = new ReferenceQueue()
+    let taken = 0
+    for (let step = 0; step < 30_000; step++) {
+      if (random() < 0.8) {
+        // keys up to 3,000: tiers of more than a block, and replacements of queued items
+        const key = Math.floor(random() * 3000)
+        const item = new Uint8Array(1 + Math.floor(random() * 40))
+        item[0] = key & 0xff
+        q.enqueue(item, key)
+        model.enqueue(item, key)
+      } else {
+        const limit = Math.floor(random() * 1400)
+        const maxCount = 1 + Math.floor(random() * 60)
+        const got = q.take(2, limit, 6, maxCount)
+        const want = model.take(2, limit, 6, maxCount)
+        expect(got.length).toBe(want.length)
+        for (let i = 0; i < got.length; i++) expect(got[i]).toBe(want[i])
+        taken += got.length
+      }
+    }
+    expect(taken).toBeGreaterThan(50_000)
+    expect(q.size).toBeGreaterThan(1000)
+  })
+})
+
 describe("the gossip loop", () => {
   it("stops while nobody can hear it, and starts again with the first member", () => {
     const core = makeCore("solo")
