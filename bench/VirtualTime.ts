@@ -32,6 +32,8 @@ export const makeVirtualTime = (): VirtualTime => {
   let target = 0
   let waiting: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   let driving = false
+  /** A run of the loop is already on its way. */
+  let kicked = false
 
   const wake: TimerTarget<() => void> = { fire: (resume) => resume() }
 
@@ -66,12 +68,20 @@ export const makeVirtualTime = (): VirtualTime => {
     // a fiber runs until it suspends: every fiber here waits on a queue, a deferred or the clock
     shouldYield: () => false,
     makeDispatcher: () => ({
-      scheduleTask: (task) => void tasks.push(task),
+      scheduleTask: (task) => {
+        tasks.push(task)
+        // woken from outside the loop (a real promise settled): run the loop again
+        if (!driving && !kicked) {
+          kicked = true
+          setImmediate(drive)
+        }
+      },
       flush: drain
     })
   }
 
   const drive = (): void => {
+    kicked = false
     driving = true
     try {
       for (;;) {
@@ -98,7 +108,10 @@ export const makeVirtualTime = (): VirtualTime => {
       target = now + ms
       waiting = resume
       // from inside the loop (the usual case) the loop carries on; from outside, start it
-      if (!driving) setImmediate(drive)
+      if (!driving && !kicked) {
+        kicked = true
+        setImmediate(drive)
+      }
     })
 
   return {

@@ -1,8 +1,9 @@
 /**
- * The member table of one node, stored column by column: one typed array per
- * field, one slot per member, the name and what the member announces kept as
- * ids into a `Directory`. About 50 bytes a member, whatever the names and
- * metadata, and nothing for the garbage collector to trace.
+ * The member table of one node, stored column by column: typed arrays, one
+ * slot per member, the name and what the member announces kept as ids into a
+ * `Directory`; the words every gossiped alive is checked against share one row.
+ * About 50 bytes a member, whatever the names and metadata, and nothing for
+ * the garbage collector to trace.
  *
  * Slots are kept in probe order (memberlist's shuffled `nodes` slice); a second
  * index lists the names, sorted when the whole table is read after a change
@@ -16,22 +17,34 @@ import type { Announcement, Directory } from "./Directory.ts"
 import type { Alive } from "./Messages.ts"
 import { WireState } from "./Messages.ts"
 
-const grow = <A extends Int32Array | Uint32Array | Uint8Array | Float64Array>(a: A, size: number, make: (n: number) => A): A => {
+const grow = <A extends Int32Array | Float64Array>(a: A, size: number, make: (n: number) => A): A => {
   const out = make(size)
   out.set(a as never)
   return out
 }
+
+/** A row of `MemberTable.rows`: its width, and each word's place. */
+const ROW = 4
+const PORT = 0
+const IPV4 = 1
+const INCARNATION = 2
+const STATE = 3
+/** Set in the port word when the address is IPv4 (ports take 16 bits). */
+const V4 = 0x10000
+const PORT_MASK = 0xffff
 
 export class MemberTable {
   private readonly directory: Directory
   private count = 0
   private ids = new Int32Array(8)
   private announcements = new Int32Array(8)
-  /** Each member's port, and its IPv4 address as a number (-1 for other addresses): an address check reads no object. */
-  private ports = new Int32Array(8)
-  private ipv4s = new Float64Array(8)
-  private incarnations = new Uint32Array(8)
-  private states = new Uint8Array(8)
+  /**
+   * What a gossiped alive is checked against, four words a member side by side (one cache
+   * line holds four members): the port (with `V4` set when the address is IPv4), the IPv4
+   * address, the incarnation and the state. An address check reads no object, and a
+   * duplicate alive costs the index lookup and one row.
+   */
+  private rows = new Int32Array(8 * ROW)
   private changes = new Float64Array(8)
   /** Name ids, in name order while `ordered`: sorted when the table is next read whole, not per insertion. */
   private order = new Int32Array(8)
@@ -82,12 +95,12 @@ export class MemberTable {
   }
 
   incarnation(slot: number): number {
-    return this.incarnations[slot]!
+    return this.rows[slot * ROW + INCARNATION]! >>> 0
   }
 
   /** The state, numbered as on the wire (`WireState`). */
   state(slot: number): WireState {
-    return this.states[slot]! as WireState
+    return this.rows[slot * ROW + STATE]! as WireState
   }
 
   stateChange(slot: number): number {
@@ -95,14 +108,15 @@ export class MemberTable {
   }
 
   deadOrLeft(slot: number): boolean {
-    return this.states[slot]! >= WireState.dead
+    return this.rows[slot * ROW + STATE]! >= WireState.dead
   }
 
   /** Whether the member is announced at `addr`:`port`. */
   sameAddress(slot: number, addr: Uint8Array, port: number): boolean {
-    if (this.ports[slot] !== port) return false
-    const v4 = this.ipv4s[slot]!
-    if (v4 >= 0) return addr.length === 4 && v4 === ipv4Of(addr)
+    const row = slot * ROW
+    const tagged = this.rows[row + PORT]!
+    if ((tagged & PORT_MASK) !== port) return false
+    if ((tagged & V4) !== 0) return addr.length === 4 && this.rows[row + IPV4] === ipv4Of(addr)
     const known = this.announcement(slot).addr
     if (known.length !== addr.length) return false
     for (let i = 0; i < addr.length; i++) if (known[i] !== addr[i]) return false
@@ -130,8 +144,8 @@ export class MemberTable {
     this.ids[slot] = id
     this.announcements[slot] = this.directory.retainAnnouncement(id, alive)
     this.noteAddress(slot, alive)
-    this.incarnations[slot] = incarnation
-    this.states[slot] = state
+    this.rows[slot * ROW + INCARNATION] = incarnation
+    this.rows[slot * ROW + STATE] = state
     this.changes[slot] = stateChange
     this.slots[id] = slot
     if (this.snapshots !== undefined) this.snapshots[slot] = undefined
@@ -152,10 +166,8 @@ export class MemberTable {
     this.slots[ida] = b
     this.slots[idb] = a
     swapIn(this.announcements, a, b)
-    swapIn(this.ports, a, b)
-    swapIn(this.ipv4s, a, b)
-    swapIn(this.incarnations, a, b)
-    swapIn(this.states, a, b)
+    const rows = this.rows
+    for (let k = 0; k < ROW; k++) swapIn(rows, a * ROW + k, b * ROW + k)
     swapIn(this.changes, a, b)
     const s = this.snapshots
     if (s !== undefined) {
@@ -166,12 +178,12 @@ export class MemberTable {
   }
 
   setIncarnation(slot: number, incarnation: number): void {
-    this.incarnations[slot] = incarnation
+    this.rows[slot * ROW + INCARNATION] = incarnation
     this.touch(slot)
   }
 
   setState(slot: number, state: WireState, stateChange: number): void {
-    this.states[slot] = state
+    this.rows[slot * ROW + STATE] = state
     this.changes[slot] = stateChange
     this.touch(slot)
   }
@@ -251,8 +263,8 @@ export class MemberTable {
       address: a.address,
       meta: a.meta,
       application: a.application,
-      incarnation: this.incarnations[slot]!,
-      state: stateFromWire[this.states[slot]!]!,
+      incarnation: this.incarnation(slot),
+      state: stateFromWire[this.rows[slot * ROW + STATE]!]!,
       stateChange: this.changes[slot]!,
       protocolMin: v[0]!,
       protocolMax: v[1]!,
@@ -289,14 +301,14 @@ export class MemberTable {
 
   /** Bytes held by the columns and indexes (what one more member costs, amortised, times the size). */
   get footprint(): number {
-    return this.ids.byteLength + this.announcements.byteLength + this.ports.byteLength + this.ipv4s.byteLength +
-      this.incarnations.byteLength +
-      this.states.byteLength + this.changes.byteLength + this.order.byteLength + this.slots.byteLength
+    return this.ids.byteLength + this.announcements.byteLength + this.rows.byteLength + this.changes.byteLength +
+      this.order.byteLength + this.slots.byteLength
   }
 
   private noteAddress(slot: number, alive: Alive): void {
-    this.ports[slot] = alive.port
-    this.ipv4s[slot] = alive.addr.length === 4 ? ipv4Of(alive.addr) : -1
+    const v4 = alive.addr.length === 4
+    this.rows[slot * ROW + PORT] = v4 ? alive.port | V4 : alive.port
+    this.rows[slot * ROW + IPV4] = v4 ? ipv4Of(alive.addr) : 0
   }
 
   private touch(slot: number): void {
@@ -309,10 +321,7 @@ export class MemberTable {
     this.ids[to] = id
     this.slots[id] = to
     this.announcements[to] = this.announcements[from]!
-    this.ports[to] = this.ports[from]!
-    this.ipv4s[to] = this.ipv4s[from]!
-    this.incarnations[to] = this.incarnations[from]!
-    this.states[to] = this.states[from]!
+    this.rows.copyWithin(to * ROW, from * ROW, from * ROW + ROW)
     this.changes[to] = this.changes[from]!
     if (this.snapshots !== undefined) this.snapshots[to] = this.snapshots[from]
   }
@@ -333,10 +342,7 @@ export class MemberTable {
     const size = Math.ceil(this.ids.length * 1.5)
     this.ids = grow(this.ids, size, (n) => new Int32Array(n))
     this.announcements = grow(this.announcements, size, (n) => new Int32Array(n))
-    this.ports = grow(this.ports, size, (n) => new Int32Array(n))
-    this.ipv4s = grow(this.ipv4s, size, (n) => new Float64Array(n))
-    this.incarnations = grow(this.incarnations, size, (n) => new Uint32Array(n))
-    this.states = grow(this.states, size, (n) => new Uint8Array(n))
+    this.rows = grow(this.rows, size * ROW, (n) => new Int32Array(n))
     this.changes = grow(this.changes, size, (n) => new Float64Array(n))
     this.order = grow(this.order, size, (n) => new Int32Array(n))
   }
@@ -348,9 +354,10 @@ export class MemberTable {
   }
 }
 
-const ipv4Of = (addr: Uint8Array): number => ((addr[0]! << 24) >>> 0) + (addr[1]! << 16) + (addr[2]! << 8) + addr[3]!
+/** The four bytes of an IPv4 address as one int32. */
+const ipv4Of = (addr: Uint8Array): number => (addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!
 
-const swapIn = (a: Int32Array | Uint32Array | Uint8Array | Float64Array, i: number, j: number): void => {
+const swapIn = (a: Int32Array | Float64Array, i: number, j: number): void => {
   const t = a[i]!
   a[i] = a[j]!
   a[j] = t
