@@ -74,7 +74,11 @@ export class MemberTable {
 
   /** The slot of `name`, or -1. */
   slotOf(name: string): number {
-    const id = this.directory.idOf(name)
+    return this.slotOfId(this.directory.idOf(name))
+  }
+
+  /** The slot of the name with directory id `id` (-1 for a name not interned), or -1. */
+  slotOfId(id: number): number {
     return id < 0 || id >= this.slots.length ? -1 : this.slots[id]!
   }
 
@@ -134,10 +138,12 @@ export class MemberTable {
 
   /**
    * Appends `alive.node` (not yet in the table) in the last slot, announcing what `alive`
-   * announces; returns the slot.
+   * announces; returns the slot. `knownId`: the name's directory id, when the caller has it.
    */
-  add(alive: Alive, incarnation: number, state: WireState, stateChange: number): number {
-    const id = this.directory.retainName(alive.node)
+  add(alive: Alive, incarnation: number, state: WireState, stateChange: number, knownId = -1): number {
+    let id = knownId
+    if (id >= 0) this.directory.retainId(id)
+    else id = this.directory.retainName(alive.node)
     const slot = this.count
     if (slot === this.ids.length) this.growSlots()
     if (id >= this.slots.length) this.growIndex(this.directory.nameCapacity)
@@ -154,6 +160,11 @@ export class MemberTable {
     this.count++
     this.version++
     return slot
+  }
+
+  /** Makes room for `total` members at once (a joiner about to merge a whole cluster's state). */
+  reserve(total: number): void {
+    if (total > this.ids.length) this.growSlots(total)
   }
 
   /** Exchanges two slots (the probe order); names keep their place in name order. */
@@ -338,8 +349,8 @@ export class MemberTable {
     this.ordered = true
   }
 
-  private growSlots(): void {
-    const size = Math.ceil(this.ids.length * 1.5)
+  private growSlots(min = 0): void {
+    const size = Math.max(min, Math.ceil(this.ids.length * 1.5))
     this.ids = grow(this.ids, size, (n) => new Int32Array(n))
     this.announcements = grow(this.announcements, size, (n) => new Int32Array(n))
     this.rows = grow(this.rows, size * ROW, (n) => new Int32Array(n))

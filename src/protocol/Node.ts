@@ -303,17 +303,22 @@ export class NodeCore {
       return refused
     }
     // Incompatible entries among compatible ones are refused one by one (see `aliveNode`).
+    // a remote state lists about the whole cluster: room for it in one step, not thirty
+    this.table.reserve(remote.length)
     for (const r of remote) {
       switch (r.state) {
-        case WireState.alive:
-          this.noteReachable(r, now)
+        case WireState.alive: {
+          const id = this.directory.idOf(r.name)
+          this.noteReachable(r, this.table.slotOfId(id), now)
           this.aliveNode(
             { _tag: "Alive", incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn },
             now,
             false,
-            undefined
+            undefined,
+            id
           )
           break
+        }
         case WireState.left:
           this.deadNode(Msg.dead(r.incarnation, r.name, r.name), now)
           break
@@ -388,15 +393,15 @@ export class NodeCore {
    * heals, that member is probably reachable again, so it becomes a gossip target once more
    * (for `gossipToTheDeadTime`); the refutations it then hears carry it back.
    */
-  private noteReachable(r: PushNodeState, now: number): void {
-    const slot = this.table.slotOf(r.name)
+  private noteReachable(r: PushNodeState, slot: number, now: number): void {
     if (slot >= 0 && this.table.state(slot) === WireState.dead && r.incarnation <= this.table.incarnation(slot)) {
       this.table.noteContact(slot, now)
       this.dissemination.targetsChanged()
     }
   }
 
-  private aliveNode(a: Alive, now: number, bootstrap: boolean, notify: number | undefined): void {
+  /** `nameId`: the directory id of `a.node` when the caller looked it up already (-1: not interned). */
+  private aliveNode(a: Alive, now: number, bootstrap: boolean, notify: number | undefined, nameId?: number): void {
     const t = this.table
     const isLocal = a.node === this.name
     if (this.leaving && isLocal) return
@@ -412,14 +417,15 @@ export class NodeCore {
       this.versions.noteRefused(a.node, a.incarnation, a.meta)
       return
     }
-    let slot = t.slotOf(a.node)
+    const id = nameId ?? this.directory.idOf(a.node)
+    let slot = t.slotOfId(id)
     let updatesNode = false
     if (slot < 0) {
       // Incarnations start at 1: an alive at 0 could never win against the placeholder.
       if (a.incarnation === 0) return
       // Insert at a random position so that probe order (and so detection time) is fair.
       const offset = Math.floor(this.env.random() * (t.size + 1))
-      const last = t.add(a, 0, WireState.dead, now)
+      const last = t.add(a, 0, WireState.dead, now, id)
       t.swap(offset, last)
       slot = offset
     } else {

@@ -80,10 +80,18 @@ export class Writer {
       this.u8(0)
       return
     }
-    this.varint(value.length + 1)
-    this.ensure(value.length)
-    this.buf.set(value, this.pos)
-    this.pos += value.length
+    const n = value.length
+    this.varint(n + 1)
+    this.ensure(n)
+    // addresses and versions are a few bytes: a loop costs less than calling `set`
+    if (n <= 64) {
+      const buf = this.buf
+      const at = this.pos
+      for (let i = 0; i < n; i++) buf[at + i] = value[i]!
+    } else {
+      this.buf.set(value, this.pos)
+    }
+    this.pos += n
   }
 
   /** Varint byte length then UTF-8. */
