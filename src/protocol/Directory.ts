@@ -39,15 +39,33 @@ interface Encoded {
   readonly bytes: Uint8Array
 }
 
-interface Record {
-  readonly announcement: Announcement
-  /** The name id it was interned for. */
-  readonly name: number
-  /** The next announcement interned for the same name, or -1. */
-  next: number
-  refs: number
-  encoded: Encoded | undefined
-}
+/**
+ * A record's row in `Directory.rows`: what a hit needs side by side, so that finding an
+ * announcement already interned reads the name's chain head and one row per candidate.
+ */
+const ROW = 4
+/** Port (16 bits), `V4`, the metadata's kind (2 bits) and the version vector's index (7 bits). */
+const KEY = 0
+/** The IPv4 address as an int32 (with `V4` in the key). */
+const IPV4 = 1
+/** The next record interned for the same name, or -1. */
+const NEXT = 2
+const REFS = 3
+
+const V4 = 1 << 16
+const WIRE_SHIFT = 17
+const WIRE_NULL = 0
+const WIRE_EMPTY = 1
+const WIRE_BYTES = 2
+const VSN_SHIFT = 19
+/** The version vector index of one not among the shared ones: compared byte by byte. */
+const VSN_OTHER = 127
+
+const wireKind = (wire: Uint8Array | null): number =>
+  wire === null ? WIRE_NULL : wire.length === 0 ? WIRE_EMPTY : WIRE_BYTES
+
+/** The four bytes of an IPv4 address as one int32. */
+const ipv4Of = (addr: Uint8Array): number => (addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!
 
 const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
   if (a === b) return true
@@ -55,10 +73,6 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
-
-/** Whether `alive` announces exactly `a` (nil and empty metadata differ, as Go keeps them apart). */
-export const announces = (a: Announcement, alive: Alive): boolean =>
-  a.port === alive.port && sameBytes(a.addr, alive.addr) && sameBytes(a.vsn, alive.vsn) && sameBytes(a.wire, alive.meta)
 
 const EMPTY = new Uint8Array(0)
 /** Distinct version vectors kept for sharing (a cluster has a handful; forged ones are not kept). */
@@ -76,10 +90,19 @@ export class Directory {
   private heads = new Int32Array(64).fill(-1)
   private readonly freeNames: Array<number> = []
 
-  private readonly records: Array<Record | undefined> = []
+  private readonly announcements: Array<Announcement | undefined> = []
+  private readonly encoded: Array<Encoded | undefined> = []
+  /** Per record: `ROW` words (see `KEY`…`REFS`). */
+  private rows = new Int32Array(64 * ROW)
+  /** Per record: the name id it was interned for. */
+  private recordNames = new Int32Array(64)
   private readonly freeRecords: Array<number> = []
   private recordCount = 0
-  private readonly vsns = new Map<string, Uint8Array>()
+  /** The shared version vectors; a record keeps the index of its own. */
+  private readonly vsnList: Array<Uint8Array> = []
+  /** The version vector looked up last, and its index: the codec hands out the same array again and again. */
+  private lastVsn: Uint8Array | undefined = undefined
+  private lastVsnIndex = 0
   private readonly shareEncoded: boolean
 
   /**
@@ -143,7 +166,7 @@ export class Directory {
   }
 
   announcement(id: number): Announcement {
-    return this.records[id]!.announcement
+    return this.announcements[id]!
   }
 
   /**
@@ -151,66 +174,50 @@ export class Directory {
    * `name` is the id of `alive.node`, used to find the previous announcement quickly.
    */
   retainAnnouncement(name: number, alive: Alive): number {
+    const vsnIndex = this.vsnIndex(alive.vsn!)
+    const v4 = alive.addr.length === 4
+    const key = alive.port | (v4 ? V4 : 0) | (wireKind(alive.meta) << WIRE_SHIFT) | (vsnIndex << VSN_SHIFT)
+    const ipv4 = v4 ? ipv4Of(alive.addr) : 0
+    const rows = this.rows
     let previous = -1
     let id = this.heads[name]!
-    while (id >= 0 && !announces(this.records[id]!.announcement, alive)) {
+    while (id >= 0) {
+      const row = id * ROW
+      if (rows[row + KEY] === key && rows[row + IPV4] === ipv4 && this.sameRest(id, key, alive)) break
       previous = id
-      id = this.records[id]!.next
+      id = rows[row + NEXT]!
     }
     if (id < 0) {
-      id = this.freeRecords.pop() ?? this.records.length
-      // Copies: the message's fields may be views into a whole datagram. Empty metadata and
-      // version vectors (a handful of distinct ones per cluster) are shared.
-      const addr = Uint8Array.from(alive.addr)
-      const wire = alive.meta === null ? null : alive.meta.length === 0 ? EMPTY : Uint8Array.from(alive.meta)
-      const { application, meta } = splitMeta(wire)
-      const record: Record = {
-        announcement: {
-          addr,
-          port: alive.port,
-          address: addressOf(addr, alive.port),
-          host: formatIp(addr),
-          wire,
-          meta,
-          application,
-          vsn: this.internVsn(alive.vsn!)
-        },
-        name,
-        next: this.heads[name]!,
-        refs: 0,
-        encoded: undefined
-      }
-      if (id === this.records.length) this.records.push(record)
-      else this.records[id] = record
-      this.heads[name] = id
-      this.recordCount++
+      id = this.intern(name, alive, key, ipv4, vsnIndex)
     } else if (previous >= 0) {
       // to the front: the announcement interned last is the one asked for next
-      const record = this.records[id]!
-      this.records[previous]!.next = record.next
-      record.next = this.heads[name]!
+      this.rows[previous * ROW + NEXT] = this.rows[id * ROW + NEXT]!
+      this.rows[id * ROW + NEXT] = this.heads[name]!
       this.heads[name] = id
     }
-    this.records[id]!.refs++
+    this.rows[id * ROW + REFS]!++
     return id
   }
 
   retainAnnouncementId(id: number): void {
-    this.records[id]!.refs++
+    this.rows[id * ROW + REFS]!++
   }
 
   releaseAnnouncement(id: number): void {
-    const record = this.records[id]!
-    if (--record.refs > 0) return
+    const rows = this.rows
+    if (--rows[id * ROW + REFS]! > 0) return
     // unlink it from its name's chain
-    if (this.heads[record.name] === id) {
-      this.heads[record.name] = record.next
+    const name = this.recordNames[id]!
+    const next = rows[id * ROW + NEXT]!
+    if (this.heads[name] === id) {
+      this.heads[name] = next
     } else {
-      let at = this.heads[record.name]!
-      while (this.records[at]!.next !== id) at = this.records[at]!.next
-      this.records[at]!.next = record.next
+      let at = this.heads[name]!
+      while (rows[at * ROW + NEXT] !== id) at = rows[at * ROW + NEXT]!
+      rows[at * ROW + NEXT] = next
     }
-    this.records[id] = undefined
+    this.announcements[id] = undefined
+    this.encoded[id] = undefined
     this.freeRecords.push(id)
     this.recordCount--
   }
@@ -226,10 +233,9 @@ export class Directory {
     encode: (message: PacketMessage) => Uint8Array,
     encoding: object
   ): Uint8Array {
-    const record = this.records[announcement]!
-    const hit = record.encoded
+    const hit = this.encoded[announcement]
     if (hit !== undefined && hit.encoding === encoding && hit.name === name && hit.incarnation === incarnation) return hit.bytes
-    const a = record.announcement
+    const a = this.announcements[announcement]!
     const bytes = encode({
       _tag: "Alive",
       incarnation,
@@ -239,19 +245,83 @@ export class Directory {
       meta: a.wire,
       vsn: a.vsn
     })
-    if (this.shareEncoded) record.encoded = { encoding, name, incarnation, bytes }
+    if (this.shareEncoded) this.encoded[announcement] = { encoding, name, incarnation, bytes }
     return bytes
   }
 
-  /** One shared copy of each distinct version vector. */
-  private internVsn(vsn: Uint8Array): Uint8Array {
-    const key = `${vsn[0]},${vsn[1]},${vsn[2]},${vsn[3]},${vsn[4]},${vsn[5]}`
-    let shared = this.vsns.get(key)
-    if (shared === undefined) {
-      shared = Uint8Array.from(vsn)
-      if (this.vsns.size < MAX_VSNS) this.vsns.set(key, shared)
+  /** The index of `vsn` among the shared version vectors, shared from now on if new and there is room. */
+  private vsnIndex(vsn: Uint8Array): number {
+    // the same array as last time, still holding the same bytes (an array is not ours to trust)
+    const last = this.lastVsnIndex
+    if (vsn === this.lastVsn && sameBytes(this.vsnList[last]!, vsn)) return last
+    let index = VSN_OTHER
+    for (let i = 0; i < this.vsnList.length; i++) {
+      if (sameBytes(this.vsnList[i]!, vsn)) {
+        index = i
+        break
+      }
     }
-    return shared
+    if (index === VSN_OTHER && this.vsnList.length < MAX_VSNS) {
+      index = this.vsnList.length
+      this.vsnList.push(Uint8Array.from(vsn))
+    }
+    if (index !== VSN_OTHER) {
+      this.lastVsn = vsn
+      this.lastVsnIndex = index
+    }
+    return index
+  }
+
+  /** What the key and IPv4 words of a row do not settle: other addresses, metadata bytes, unshared versions. */
+  private sameRest(id: number, key: number, alive: Alive): boolean {
+    if ((key & V4) !== 0 && ((key >>> WIRE_SHIFT) & 3) !== WIRE_BYTES && (key >>> VSN_SHIFT) !== VSN_OTHER) return true
+    const a = this.announcements[id]!
+    return sameBytes(a.addr, alive.addr) && sameBytes(a.wire, alive.meta) && sameBytes(a.vsn, alive.vsn)
+  }
+
+  /** A new record for what `alive` announces, at the head of its name's chain. */
+  private intern(name: number, alive: Alive, key: number, ipv4: number, vsnIndex: number): number {
+    const id = this.freeRecords.pop() ?? this.announcements.length
+    if (id === this.announcements.length) {
+      this.announcements.push(undefined)
+      this.encoded.push(undefined)
+      if (id >= this.recordNames.length) this.growRecords(id + 1)
+    }
+    // Copies: the message's fields may be views into a whole datagram. Empty metadata and
+    // version vectors (a handful of distinct ones per cluster) are shared.
+    const addr = Uint8Array.from(alive.addr)
+    const wire = alive.meta === null ? null : alive.meta.length === 0 ? EMPTY : Uint8Array.from(alive.meta)
+    const { application, meta } = splitMeta(wire)
+    this.announcements[id] = {
+      addr,
+      port: alive.port,
+      address: addressOf(addr, alive.port),
+      host: formatIp(addr),
+      wire,
+      meta,
+      application,
+      vsn: vsnIndex === VSN_OTHER ? Uint8Array.from(alive.vsn!) : this.vsnList[vsnIndex]!
+    }
+    this.encoded[id] = undefined
+    const row = id * ROW
+    this.rows[row + KEY] = key
+    this.rows[row + IPV4] = ipv4
+    this.rows[row + NEXT] = this.heads[name]!
+    this.rows[row + REFS] = 0
+    this.recordNames[id] = name
+    this.heads[name] = id
+    this.recordCount++
+    return id
+  }
+
+  private growRecords(min: number): void {
+    const size = Math.max(min, Math.ceil(this.recordNames.length * 1.5))
+    const rows = new Int32Array(size * ROW)
+    rows.set(this.rows)
+    this.rows = rows
+    const names = new Int32Array(size)
+    names.set(this.recordNames)
+    this.recordNames = names
   }
 
   private growNames(min: number): void {

@@ -170,3 +170,63 @@ describe("MemberTable", () => {
     assert.strictEqual(directory.announcementCount, n)
   })
 })
+
+describe("Directory", () => {
+  it("finds an announcement again only when address, port, metadata and versions all match", () => {
+    const d = new Directory()
+    const name = d.retainName("a")
+    const base = alive("a", 1)
+    const id = d.retainAnnouncement(name, base)
+    const variants: ReadonlyArray<Alive> = [
+      { ...base, port: 7947 },
+      { ...base, addr: Uint8Array.of(10, 0, 0, 2) },
+      { ...base, addr: Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1) },
+      { ...base, meta: null },
+      { ...base, meta: Uint8Array.of(1) },
+      { ...base, vsn: Uint8Array.of(1, 5, 2, 2, 5, 5) }
+    ]
+    const ids = variants.map((v) => d.retainAnnouncement(name, v))
+    assert.strictEqual(new Set([id, ...ids]).size, variants.length + 1, "each variant is its own announcement")
+    // the same content in fresh arrays (a new datagram) finds each one again
+    const copy = (a: Alive): Alive => ({
+      ...a,
+      addr: Uint8Array.from(a.addr),
+      meta: a.meta === null ? null : Uint8Array.from(a.meta),
+      vsn: Uint8Array.from(a.vsn!)
+    })
+    assert.strictEqual(d.retainAnnouncement(name, copy(base)), id)
+    assert.deepStrictEqual(variants.map((v) => d.retainAnnouncement(name, copy(v))), ids)
+    assert.strictEqual(d.announcement(ids[2]!).address, "[fd00::1]:7946")
+    assert.isNull(d.announcement(ids[3]!).wire)
+    assert.deepStrictEqual(Array.from(d.announcement(ids[4]!).wire!), [1])
+    // two references each: released twice, each is forgotten
+    for (const i of [id, ...ids]) {
+      d.releaseAnnouncement(i)
+      d.releaseAnnouncement(i)
+    }
+    assert.strictEqual(d.announcementCount, 0)
+  })
+
+  it("a version vector array changed after it was seen is not mistaken for the one it was", () => {
+    const d = new Directory()
+    const name = d.retainName("a")
+    const vsn = Uint8Array.of(1, 5, 2, 2, 5, 4)
+    const first = d.retainAnnouncement(name, { ...alive("a", 1), vsn })
+    vsn[5] = 5
+    const second = d.retainAnnouncement(name, { ...alive("a", 1), vsn })
+    assert.notStrictEqual(second, first)
+    assert.deepStrictEqual(Array.from(d.announcement(second).vsn), [1, 5, 2, 2, 5, 5])
+    assert.deepStrictEqual(Array.from(d.announcement(first).vsn), [1, 5, 2, 2, 5, 4])
+  })
+
+  it("beyond 64 distinct version vectors, the others are kept and compared byte by byte", () => {
+    const d = new Directory()
+    const name = d.retainName("a")
+    const ids: Array<number> = []
+    for (let i = 0; i < 100; i++) ids.push(d.retainAnnouncement(name, { ...alive("a", 1), vsn: Uint8Array.of(1, 5, 2, 2, i, 4) }))
+    assert.strictEqual(new Set(ids).size, 100)
+    for (let i = 0; i < 100; i++) {
+      assert.strictEqual(d.retainAnnouncement(name, { ...alive("a", 1), vsn: Uint8Array.of(1, 5, 2, 2, i, 4) }), ids[i])
+    }
+  })
+})
