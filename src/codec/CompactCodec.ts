@@ -13,7 +13,7 @@ import { Layer } from "effect"
 import type { PacketMessage } from "../protocol/Messages.ts"
 import { Codec, type CodecShape } from "./Codec.ts"
 import { writePacketMessage } from "./compact/Encode.ts"
-import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket } from "./compact/Packet.ts"
+import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket, Slabs } from "./compact/Packet.ts"
 import { decodeStream, encodeStream } from "./compact/Stream.ts"
 import { Writer } from "./compact/Writer.ts"
 import { Interner } from "./Interner.ts"
@@ -28,6 +28,7 @@ import { Interner } from "./Interner.ts"
 export const makeCompactCodec = (): CodecShape => {
   const writer = new Writer()
   const interner = new Interner()
+  const slabs = new Slabs()
   return {
     name: "compact",
     encodeMessage: (message: PacketMessage) => {
@@ -38,7 +39,7 @@ export const makeCompactCodec = (): CodecShape => {
     compoundHeaderOverhead: COMPOUND_HEADER_BYTES,
     compoundPartOverhead: COMPOUND_PART_BYTES,
     packetOverhead: 0,
-    encodePacket: (parts, options) => encodePacket(parts, options.checksum),
+    encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs),
     decodePacket: (bytes) => decodePacket(bytes, interner),
     encodeStream: (message) => encodeStream(writer, message),
     decodeStream: (buffer) => decodeStream(buffer, interner)

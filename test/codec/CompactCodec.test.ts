@@ -276,6 +276,19 @@ describe("CompactCodec: packet messages round trip", () => {
     expect(codec.encodeMessage(alive()).length).toBe(1 + 1 + 11 + 5 + 2 + 1 + 7)
   })
 
+  it("datagrams framed one after another never overlap (they share slabs)", () => {
+    const framed = Array.from({ length: 3000 }, (_, i) =>
+      codec.encodePacket([codec.encodeMessage(suspect(i, `n${i}`, "x")), codec.encodeMessage(nack(i))], { checksum: i % 2 === 0 }))
+    const copies = framed.map((b) => b.slice())
+    for (const more of Array.from({ length: 100 }, (_, i) => codec.encodePacket([codec.encodeMessage(nack(i)), codec.encodeMessage(nack(i + 1))], { checksum: false }))) {
+      expect(more.length).toBeGreaterThan(0)
+    }
+    framed.forEach((b, i) => expect(b).toEqual(copies[i]))
+    const decoded = codec.decodePacket(framed[2999]!)
+    expect(decoded.errors).toEqual([])
+    expect(decoded.messages.map((m) => m._tag)).toEqual(["Suspect", "Nack"])
+  })
+
   it("does not share the scratch buffer between results", () => {
     const first = codec.encodeMessage(suspect(1, "aaaa", "bbbb"))
     const copy = first.slice()
