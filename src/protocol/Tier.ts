@@ -9,8 +9,9 @@
  * just past an item and the start of the next block name the same place.
  */
 
-/** Slots per block. */
+/** Slots per block at most, and room in a new tier's first block. */
 const BLOCK = 256
+const FIRST_BLOCK = 8
 
 /** The order of a tier: whether slot `a` comes before slot `b`, and the length sorted on first. */
 export interface Order {
@@ -46,13 +47,15 @@ export class Tier {
   }
 
   get byteLength(): number {
-    return this.blocks.length * BLOCK * 4
+    let bytes = 0
+    for (const items of this.blocks) bytes += items.byteLength
+    return bytes
   }
 
   insert(slot: number, order: Order): void {
     this.length++
     if (this.blocks.length === 0) {
-      const items = new Int32Array(BLOCK)
+      const items = new Int32Array(FIRST_BLOCK)
       items[0] = slot
       this.blocks.push(items)
       this.counts.push(1)
@@ -66,7 +69,7 @@ export class Tier {
     if (n === BLOCK) {
       // split in halves; the slot goes into whichever half it belongs to
       const half = BLOCK >>> 1
-      const upper = new Int32Array(BLOCK)
+      const upper = new Int32Array(half)
       upper.set(items.subarray(half, BLOCK))
       this.blocks.splice(b + 1, 0, upper)
       this.counts.splice(b + 1, 0, BLOCK - half)
@@ -77,6 +80,13 @@ export class Tier {
         items = upper
       }
       n = this.counts[b]!
+    }
+    if (n === items.length) {
+      // blocks grow as they fill, up to `BLOCK`: a tier of a few items costs a few words
+      const bigger = new Int32Array(Math.min(BLOCK, items.length * 2))
+      bigger.set(items)
+      this.blocks[b] = bigger
+      items = bigger
     }
     if (n - i <= SHORT_MOVE) for (let j = n; j > i; j--) items[j] = items[j - 1]!
     else items.copyWithin(i + 1, i, n)
