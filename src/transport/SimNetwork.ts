@@ -51,6 +51,13 @@ export interface SimNetworkOptions {
   readonly packetQueueCapacity?: number
   /** Accepted streams a node can have waiting (its listen backlog). Default 128. */
   readonly streamBacklog?: number
+  /**
+   * Chunks one end of a stream can have unread (its receive window). A writer cannot be
+   * made to wait here, so a chunk that finds the window full resets the connection, as a
+   * peer that stopped reading eventually does; counted in the receiver's `queueOverflows`
+   * and both ends' `streamsReset`. Default 4096.
+   */
+  readonly streamInboxCapacity?: number
 }
 
 /**
@@ -111,6 +118,7 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
   const maxPacketSize = sizeOption("maxPacketSize", options?.maxPacketSize ?? 65_507)
   const packetQueueCapacity = sizeOption("packetQueueCapacity", options?.packetQueueCapacity ?? 1024)
   const streamBacklog = sizeOption("streamBacklog", options?.streamBacklog ?? 128)
+  const streamInboxCapacity = sizeOption("streamInboxCapacity", options?.streamInboxCapacity ?? 4096)
 
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
@@ -151,7 +159,7 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
       yield* sleep(timeoutMillis)
       return yield* timedOut
     }
-    const [local] = yield* makePair(self, target, hub)
+    const [local] = yield* makePair(self, target, hub, streamInboxCapacity)
     self.endpoints.add(local)
     yield* Effect.addFinalizer(() => local.close)
     hub.sendAccept(local, there)

@@ -640,6 +640,27 @@ describe("SimNetwork streams", () => {
         assert.strictEqual((yield* net.stats(C)).streamsReset, 0)
       })))
 
+  it.effect("a reader that stops reading: the chunk that finds its inbox full resets the connection, counted", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const [ab, ba] = yield* connect(a, b)
+        for (let i = 0; i < 4; i++) yield* ab.write(bytes(i))
+        yield* TestClock.adjust(1)
+        // four chunks fill the window; nothing lost yet, and the reader still gets them in order
+        assert.strictEqual((yield* net.stats(B)).queueOverflows, 0)
+        assert.deepStrictEqual(Array.from(yield* ba.read), [0])
+        yield* ab.write(bytes(4))
+        yield* ab.write(bytes(5)) // one too many
+        yield* TestClock.adjust(1)
+        assert.strictEqual(failureOf(yield* Effect.exit(ba.read)).message, "connection reset")
+        assert.strictEqual(failureOf(yield* Effect.exit(ab.write(bytes(6)))).message, "connection reset")
+        assert.strictEqual((yield* net.stats(B)).queueOverflows, 1)
+        assert.strictEqual((yield* net.stats(A)).streamsReset, 1)
+        assert.strictEqual((yield* net.stats(B)).streamsReset, 1)
+      }), { streamInboxCapacity: 4 }))
+
   it.effect("a partition during the handshake fails the dial; the other side never sees the stream", () =>
     withNet((net) =>
       Effect.gen(function*() {

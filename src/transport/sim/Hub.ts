@@ -367,7 +367,12 @@ export class Hub implements StreamHost {
       case Kind.Chunk: {
         const endpoint = d.endpoint!
         if (endpoint.closed || endpoint.broken) return
-        Queue.offerUnsafe(endpoint.inbox, d.bytes!)
+        if (!Queue.offerUnsafe(endpoint.inbox, d.bytes!)) {
+          // the receive window stayed full: the connection goes (see `streamInboxCapacity`)
+          to.stats.queueOverflows++
+          this.reset(endpoint)
+          return
+        }
         to.stats.streamBytesReceived += d.bytes!.length
         return
       }

@@ -19,7 +19,7 @@ export interface SimNodeStats {
   readonly bytesReceived: number
   /** Packets this node sent that the network lost: link loss, partition, crash, or no node at the address. */
   readonly packetsDropped: number
-  /** Packets (and stream accepts) that reached this node but found its inbound queue full. */
+  /** Packets, stream accepts and stream chunks that reached this node but found their queue full. */
   readonly queueOverflows: number
   /** Streams this node dialed successfully. */
   readonly streamsOpened: number

@@ -28,7 +28,10 @@ export class SimEndpoint implements StreamConnection {
   readonly owner: SimNode
   /** The other end; set right after both ends are made. */
   peer: SimEndpoint = this
-  /** Chunks from the peer; fails with `Closed` after the peer's close arrives and the chunks are read. */
+  /**
+   * Chunks from the peer, bounded (the network resets the connection when a chunk finds it
+   * full); fails with `Closed` after the peer's close arrives and the chunks are read.
+   */
   readonly inbox: Queue.Queue<Uint8Array, TransportError>
   /** Closed on this side: no more reads or writes. */
   closed = false
@@ -82,14 +85,15 @@ export class SimEndpoint implements StreamConnection {
 export const closedError = (address: string, message: string): TransportError =>
   new TransportError({ reason: "Closed", address, message })
 
-/** Makes the two ends of a connection from `a` (dialing) to `b` (accepting). */
+/** Makes the two ends of a connection from `a` (dialing) to `b` (accepting), each inbox holding `capacity` chunks. */
 export const makePair = (
   a: SimNode,
   b: SimNode,
-  host: StreamHost
+  host: StreamHost,
+  capacity: number
 ): Effect.Effect<readonly [dialing: SimEndpoint, accepting: SimEndpoint]> =>
   Effect.map(
-    Effect.all([Queue.unbounded<Uint8Array, TransportError>(), Queue.unbounded<Uint8Array, TransportError>()]),
+    Effect.all([Queue.bounded<Uint8Array, TransportError>(capacity), Queue.bounded<Uint8Array, TransportError>(capacity)]),
     ([inboxA, inboxB]) => {
       const dialing = new SimEndpoint(a, b.address, inboxA, host)
       const accepting = new SimEndpoint(b, a.address, inboxB, host)
