@@ -116,6 +116,9 @@ const toPort = (text: string): number | undefined => {
   return n <= 65535 ? n : undefined
 }
 
+/** The four bytes of an IPv4 address as one int32 (compared as a whole, never printed). */
+export const ipv4Of = (addr: Uint8Array): number => (addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!
+
 /** Byte-wise equality, as Go compares addresses and metadata. */
 export const bytesEqual = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
   const la = a === null ? 0 : a.length

@@ -9,7 +9,7 @@
  * announcement no table (or queued broadcast) holds any more is forgotten and
  * its id reused. Plain data, no I/O.
  */
-import { addressOf, formatIp } from "../Address.ts"
+import { addressOf, formatIp, ipv4Of } from "../Address.ts"
 import type { Application } from "./Application.ts"
 import { splitMeta } from "./Application.ts"
 import type { Alive, PacketMessage } from "./Messages.ts"
@@ -63,9 +63,6 @@ const VSN_OTHER = 127
 
 const wireKind = (wire: Uint8Array | null): number =>
   wire === null ? WIRE_NULL : wire.length === 0 ? WIRE_EMPTY : WIRE_BYTES
-
-/** The four bytes of an IPv4 address as one int32. */
-const ipv4Of = (addr: Uint8Array): number => (addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!
 
 const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
   if (a === b) return true

@@ -11,6 +11,7 @@
  * on demand, and cached once the table has been published. Plain data, no
  * I/O; one owner mutates it.
  */
+import { ipv4Of } from "../Address.ts"
 import type { Member } from "../Member.ts"
 import { stateFromWire } from "../Member.ts"
 import type { Announcement, Directory } from "./Directory.ts"
@@ -365,8 +366,6 @@ export class MemberTable {
   }
 }
 
-/** The four bytes of an IPv4 address as one int32. */
-const ipv4Of = (addr: Uint8Array): number => (addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!
 
 const swapIn = (a: Int32Array | Float64Array, i: number, j: number): void => {
   const t = a[i]!

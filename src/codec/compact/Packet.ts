@@ -29,6 +29,7 @@ import type { Interner } from "../Interner.ts"
 import { readPacketMessage } from "./Decode.ts"
 import { MAX_COMPOUND_PART_BYTES, MAX_COMPOUND_PARTS } from "./Limits.ts"
 import { asPlainBytes, decodeError as error, Reader, toDecodeError } from "./Reader.ts"
+import { copyInto } from "./Writer.ts"
 
 /** Compound bytes before the lengths: type and count. Exact. */
 export const COMPOUND_HEADER_BYTES = 2
@@ -36,8 +37,6 @@ export const COMPOUND_HEADER_BYTES = 2
 export const COMPOUND_PART_BYTES = 2
 /** Checksum wrapper: type and CRC. */
 export const CHECKSUM_HEADER_BYTES = 5
-/** Parts up to this long are copied by hand. */
-const SHORT_PART = 64
 
 /**
  * One part goes out as it is (the same array, no copy), several as a compound;
@@ -74,9 +73,7 @@ export const encodePacket = (parts: ReadonlyArray<Uint8Array>, checksum: boolean
       const size = p.length
       out[len++] = size >>> 8
       out[len++] = size & 0xff
-      // `set` costs more to call than a short loop costs to run: most parts are one alive
-      if (size <= SHORT_PART) for (let i = 0; i < size; i++) out[at + i] = p[i]!
-      else out.set(p, at)
+      copyInto(out, at, p)
       at += size
     }
   }

@@ -30,6 +30,18 @@ export const putVarint = (buf: Uint8Array, pos: number, value: number): number =
   return pos
 }
 
+const SHORT_COPY = 64
+
+/**
+ * Copies `src` into `dst` at `at`. Addresses, versions and most gossip parts are a few
+ * bytes, which a loop copies faster than a call to `set` does.
+ */
+export const copyInto = (dst: Uint8Array, at: number, src: Uint8Array): void => {
+  const n = src.length
+  if (n <= SHORT_COPY) for (let i = 0; i < n; i++) dst[at + i] = src[i]!
+  else dst.set(src, at)
+}
+
 /** Cursor over the reusable scratch buffer; each method appends one field. */
 export class Writer {
   buf = new Uint8Array(INITIAL_BYTES)
@@ -83,14 +95,7 @@ export class Writer {
     const n = value.length
     this.varint(n + 1)
     this.ensure(n)
-    // addresses and versions are a few bytes: a loop costs less than calling `set`
-    if (n <= 64) {
-      const buf = this.buf
-      const at = this.pos
-      for (let i = 0; i < n; i++) buf[at + i] = value[i]!
-    } else {
-      this.buf.set(value, this.pos)
-    }
+    copyInto(this.buf, this.pos, value)
     this.pos += n
   }
 
