@@ -212,12 +212,17 @@ const assertJsonLog = (agent: RunningAgent) => {
   }
 }
 
-/** Joins `a`, `b` (and more) and waits until `a` sees all of them alive. */
+/**
+ * Waits until `observer` sees all of `names` alive. Gossip usually does it within a second, but a
+ * member that joined through another can miss every transmission of its news (each node sends it
+ * retransmitMult × ceil(log10(n + 1)) times, to random targets): then the next push/pull, every
+ * 30 s in the lan profile, brings it. The wait covers that bound.
+ */
 const waitAllAlive = (observer: RunningAgent, names: ReadonlyArray<string>) =>
   eventually(
     Effect.map(getMembers(observer), (rows) =>
       names.every((n) => rows.some((r) => r.name === n && r.state === "alive"))),
-    10_000,
+    35_000,
     `${observer.name} sees ${names.join(", ")} alive`
   )
 
