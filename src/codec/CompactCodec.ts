@@ -14,6 +14,7 @@ import type { PacketMessage } from "../protocol/Messages.ts"
 import { Codec, type CodecShape } from "./Codec.ts"
 import { writePacketMessage } from "./compact/Encode.ts"
 import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket, Slabs } from "./compact/Packet.ts"
+import { PartMemo } from "./compact/PartMemo.ts"
 import { decodeStream, encodeStream } from "./compact/Stream.ts"
 import { Writer } from "./compact/Writer.ts"
 import { Interner } from "./Interner.ts"
@@ -24,11 +25,15 @@ import { Interner } from "./Interner.ts"
  * and one `Interner` for the names and short fields it decodes.
  * Encoding throws `RangeError` only for a message no decoder would accept
  * (port out of range, vsn not 6 bytes, non-uint32 numbers, oversized fields).
+ *
+ * `inMemory`: the codec of a simulated network, whose receivers get the arrays
+ * their senders built; each part is then decoded once for all receivers (`PartMemo`).
  */
-export const makeCompactCodec = (): CodecShape => {
+export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}): CodecShape => {
   const writer = new Writer()
   const interner = new Interner()
   const slabs = new Slabs()
+  const memo = options.inMemory === true ? new PartMemo() : undefined
   return {
     name: "compact",
     encodeMessage: (message: PacketMessage) => {
@@ -39,8 +44,8 @@ export const makeCompactCodec = (): CodecShape => {
     compoundHeaderOverhead: COMPOUND_HEADER_BYTES,
     compoundPartOverhead: COMPOUND_PART_BYTES,
     packetOverhead: 0,
-    encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs),
-    decodePacket: (bytes) => decodePacket(bytes, interner),
+    encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs, memo),
+    decodePacket: (bytes) => decodePacket(bytes, interner, memo),
     encodeStream: (message) => encodeStream(writer, message),
     decodeStream: (buffer) => decodeStream(buffer, interner)
   }
@@ -48,5 +53,7 @@ export const makeCompactCodec = (): CodecShape => {
 
 /** Provides `Codec` with one shared compact codec (it holds no per-node state, only interned fields). */
 export const CompactCodec = {
-  layer: Layer.succeed(Codec, makeCompactCodec())
+  layer: Layer.succeed(Codec, makeCompactCodec()),
+  /** For nodes on a `SimNetwork`: one codec for all of them, which decodes each part once. */
+  layerInMemory: Layer.succeed(Codec, makeCompactCodec({ inMemory: true }))
 } as const

@@ -1,8 +1,14 @@
 /**
  * CRC-32 (IEEE 802.3, the zlib/gzip/PNG polynomial, reflected 0xEDB88320),
  * as Go's `crc32.ChecksumIEEE` computes it for memberlist's `hasCrc` wrapper.
- * Slicing-by-4 tables: four table lookups per four bytes instead of one per byte.
+ * Datagram-sized inputs go to zlib's (three times faster on 1,400 bytes); short
+ * ones, where calling into zlib costs more than the sum, to slicing-by-4 tables
+ * here: four table lookups per four bytes instead of one per byte.
  */
+import { crc32 as zlibCrc32 } from "node:zlib"
+
+/** From this many bytes on, zlib's CRC is faster than the tables (measured on x64, Node 22). */
+const NATIVE_FROM = 256
 
 const T0 = new Int32Array(256)
 const T1 = new Int32Array(256)
@@ -21,6 +27,7 @@ for (let n = 0; n < 256; n++) {
 
 /** CRC-32/IEEE of `data[start, end)`, as an unsigned 32-bit number. */
 export const crc32 = (data: Uint8Array, start = 0, end = data.length): number => {
+  if (end - start >= NATIVE_FROM) return zlibCrc32(start === 0 && end === data.length ? data : data.subarray(start, end))
   let c = -1
   let i = start
   for (; i + 4 <= end; i += 4) {

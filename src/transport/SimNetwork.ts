@@ -58,6 +58,13 @@ export interface SimNetworkOptions {
    * and both ends' `streamsReset`. Default 4096.
    */
   readonly streamInboxCapacity?: number
+  /**
+   * Receivers get the very array the sender passed rather than a copy, as a kernel would
+   * make. Only for senders that never write into an array once sent and receivers that
+   * never write into one they got, as the node stack does; it lets one codec serve a whole
+   * network and decode each part once (`CompactCodec.layerInMemory`). Default false.
+   */
+  readonly shareDatagrams?: boolean
 }
 
 /**
@@ -125,7 +132,8 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
   const sleep = (millis: number) => clock.sleep(Duration.millis(Math.max(0, millis)))
   // the hub schedules deliveries, the scheduler hands them back to the hub when due
   const scheduler = makeScheduler<Delivery>(clock, (d, at) => hub.deliver(d, at))
-  const hub = new Hub({ link, maxPacketSize, packetQueueCapacity, streamBacklog }, now, scheduler.schedule)
+  const shareDatagrams = options?.shareDatagrams === true
+  const hub = new Hub({ link, maxPacketSize, packetQueueCapacity, streamBacklog, shareDatagrams }, now, scheduler.schedule)
   yield* Effect.forkScoped(scheduler.run)
 
   const dial = Effect.fnUntraced(function*(self: SimNode, to: string, timeoutMillis: number) {

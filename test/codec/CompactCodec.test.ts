@@ -437,6 +437,53 @@ describe("CompactCodec: checksum wrapper", () => {
   })
 })
 
+describe("CompactCodec: in memory (each part decoded once)", () => {
+  const parts = packetSamples.map((m) => codec.encodeMessage(m))
+
+  it("decodes the packets it built to what decoding their bytes gives, the same messages for every receiver", () => {
+    const memo = makeCompactCodec({ inMemory: true })
+    for (const checksum of [false, true]) {
+      const packet = memo.encodePacket(parts, { checksum })
+      const first = memo.decodePacket(packet)
+      expect(first).toEqual(codec.decodePacket(packet.slice()))
+      const second = memo.decodePacket(packet)
+      expect(second.messages).toEqual(packetSamples)
+      second.messages.forEach((m, i) => expect(m).toBe(first.messages[i]))
+    }
+    // a part shared by packets (a broadcast piggybacked on several) is decoded once for all of them
+    const shared = parts[3]!
+    const a = memo.decodePacket(memo.encodePacket([parts[0]!, shared], { checksum: false }))
+    const b = memo.decodePacket(memo.encodePacket([shared, parts[5]!], { checksum: true }))
+    expect(b.messages[0]).toBe(a.messages[1])
+    // one part sent bare is its own packet
+    const bare = memo.encodePacket([shared], { checksum: false })
+    expect(bare).toBe(shared)
+    expect(memo.decodePacket(bare).messages[0]).toBe(a.messages[1])
+  })
+
+  it("decodes arrays it did not build from their bytes: a corrupted copy fails as it should", () => {
+    const memo = makeCompactCodec({ inMemory: true })
+    const packet = memo.encodePacket(parts, { checksum: true })
+    memo.decodePacket(packet)
+    const copy = packet.slice()
+    copy[9]! ^= 0x10
+    expect(memo.decodePacket(copy)).toEqual({ messages: [], errors: [expect.objectContaining({ reason: "Checksum" })] })
+    const fresh = codec.encodeMessage(packetSamples[2]!)
+    expect(memo.decodePacket(fresh).messages).toEqual([packetSamples[2]])
+  })
+
+  it("reports a part that does not decode every time, and keeps the others", () => {
+    const memo = makeCompactCodec({ inMemory: true })
+    const bad = raw(0xee, 1, 2)
+    const packet = memo.encodePacket([parts[1]!, bad, parts[4]!], { checksum: false })
+    for (let i = 0; i < 2; i++) {
+      const { errors, messages } = memo.decodePacket(packet)
+      expect(messages).toEqual([packetSamples[1], packetSamples[4]])
+      expect(errors.map((e) => e.reason)).toEqual(["UnknownType"])
+    }
+  })
+})
+
 describe("CompactCodec: packet decode errors", () => {
   const cases: ReadonlyArray<[string, Uint8Array, DecodeReason]> = [
     ["empty packet", empty, "Empty"],

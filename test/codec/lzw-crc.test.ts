@@ -106,4 +106,22 @@ describe("CRC-32/IEEE", () => {
     expect(crc32(b, 5)).toBe(zlibCrc32(b.subarray(5)))
     expect(crc32(b, 1, 4)).toBe(zlibCrc32(b.subarray(1, 4)))
   })
+
+  it("agrees with the bit-by-bit definition on both sides of the switch to zlib, at any offset", () => {
+    const bitwise = (b: Uint8Array): number => {
+      let c = 0xffffffff
+      for (const byte of b) {
+        c ^= byte
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+      }
+      return (c ^ 0xffffffff) >>> 0
+    }
+    const next = prng(11)
+    const b = randomBytes(next, 2100)
+    for (let n = 0; n <= 2000; n += 37) {
+      for (const start of [0, 3, 5]) {
+        expect(crc32(b, start, start + n), `[${start}, ${start + n})`).toBe(bitwise(b.subarray(start, start + n)))
+      }
+    }
+  })
 })

@@ -3,6 +3,7 @@
  */
 import { Clock, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import type { Codec } from "../../src/codec/Codec.ts"
 import { CompactCodec } from "../../src/codec/CompactCodec.ts"
 import type { GossipConfigInput } from "../../src/Config.ts"
 import { GossipConfig } from "../../src/Config.ts"
@@ -57,14 +58,15 @@ export const startNode = (
   name: string,
   address: string,
   overrides: Partial<GossipConfigInput> = {},
-  record = false
+  record = false,
+  codec: Layer.Layer<Codec> = CompactCodec.layer
 ): Effect.Effect<SimNode, unknown, SimNetwork> =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const sent: Array<Sent> = []
     const layer = Membership.layer.pipe(
       Layer.provide(record ? recordingTransport(address, sent) : SimNetwork.transport(address)),
-      Layer.provide(CompactCodec.layer),
+      Layer.provide(codec),
       Layer.provide(GossipConfig.layer({ name, ...overrides }))
     )
     const context = yield* Layer.buildWithScope(layer, scope)

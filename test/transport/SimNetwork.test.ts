@@ -98,6 +98,17 @@ describe("SimNetwork packets", () => {
         assert.deepStrictEqual((yield* drain(b))[0]!.bytes, bytes(1, 1))
       })))
 
+  it.effect("with shareDatagrams, hands over the sender's array itself", () =>
+    withNet((net) =>
+      Effect.gen(function*() {
+        const a = yield* net.bind(A)
+        const b = yield* net.bind(B)
+        const buffer = bytes(1, 1)
+        yield* a.sendPacket(B, buffer)
+        yield* TestClock.adjust(1)
+        assert.strictEqual((yield* drain(b))[0]!.bytes, buffer)
+      }), { shareDatagrams: true }))
+
   const jitterRun = (seed: number) =>
     withNet((net) =>
       Effect.gen(function*() {

@@ -28,6 +28,7 @@ import { crc32 } from "../../security/Crc32.ts"
 import type { Interner } from "../Interner.ts"
 import { readPacketMessage } from "./Decode.ts"
 import { MAX_COMPOUND_PART_BYTES, MAX_COMPOUND_PARTS } from "./Limits.ts"
+import type { PartMemo } from "./PartMemo.ts"
 import { asPlainBytes, decodeError as error, Reader, toDecodeError } from "./Reader.ts"
 import { copyInto } from "./Writer.ts"
 
@@ -40,11 +41,16 @@ export const CHECKSUM_HEADER_BYTES = 5
 
 /**
  * One part goes out as it is (the same array, no copy), several as a compound;
- * `checksum` wraps the result, which comes from `slabs` when given. Throws
- * `RangeError` beyond 255 parts or for a part over 65535 bytes, which no
- * datagram can hold anyway.
+ * `checksum` wraps the result, which comes from `slabs` when given; `memo` learns
+ * what a built packet is made of. Throws `RangeError` beyond 255 parts or for a
+ * part over 65535 bytes, which no datagram can hold anyway.
  */
-export const encodePacket = (parts: ReadonlyArray<Uint8Array>, checksum: boolean, slabs?: Slabs): Uint8Array => {
+export const encodePacket = (
+  parts: ReadonlyArray<Uint8Array>,
+  checksum: boolean,
+  slabs?: Slabs,
+  memo?: PartMemo
+): Uint8Array => {
   const n = parts.length
   if (n === 1 && !checksum) return parts[0]!
   if (n > MAX_COMPOUND_PARTS) {
@@ -85,6 +91,7 @@ export const encodePacket = (parts: ReadonlyArray<Uint8Array>, checksum: boolean
     out[3] = (crc >>> 8) & 0xff
     out[4] = crc & 0xff
   }
+  memo?.built(out, parts)
   return out
 }
 
@@ -172,10 +179,42 @@ const decodeCompound = (
 }
 
 /**
- * Never throws: every failure becomes a `DecodeError` in the result. Byte fields are views of
- * `input`, or with an `interner` its shared copies when short; names too come from it.
+ * The messages of a packet built from `parts`, each part decoded once for all its receivers
+ * (see `PartMemo`); a part that does not decode is decoded again each time, for its errors.
  */
-export const decodePacket = (input: Uint8Array, interner?: Interner): DecodedPacket => {
+const decodeParts = (
+  parts: ReadonlyArray<Uint8Array>,
+  memo: PartMemo,
+  interner: Interner | undefined
+): DecodedPacket => {
+  const messages: Array<PacketMessage> = []
+  const errors: Array<DecodeError> = []
+  for (const part of parts) {
+    const known = memo.message(part)
+    if (known !== undefined) {
+      messages.push(known)
+      continue
+    }
+    const bytes = asPlainBytes(part)
+    const before = messages.length
+    decodePart(new Reader(bytes, 0, bytes.length, true, interner), bytes, 0, bytes.length, messages, errors)
+    if (messages.length > before) memo.decoded(part, messages[before]!)
+  }
+  return { messages, errors }
+}
+
+/**
+ * Never throws: every failure becomes a `DecodeError` in the result. Byte fields are views of
+ * `input`, or with an `interner` its shared copies when short; names too come from it. With a
+ * `memo`, a packet it built is read from the messages of its parts (the same messages).
+ */
+export const decodePacket = (input: Uint8Array, interner?: Interner, memo?: PartMemo): DecodedPacket => {
+  if (memo !== undefined) {
+    const parts = memo.partsOf(input)
+    if (parts !== undefined) return decodeParts(parts, memo, interner)
+    const known = memo.message(input)
+    if (known !== undefined) return { messages: [known], errors: [] }
+  }
   const bytes = asPlainBytes(input)
   const messages: Array<PacketMessage> = []
   const errors: Array<DecodeError> = []
@@ -199,7 +238,11 @@ export const decodePacket = (input: Uint8Array, interner?: Interner): DecodedPac
     }
     const r = new Reader(bytes, start, bytes.length, true, interner)
     if (bytes[start] === MessageType.compound) decodeCompound(r, bytes, start, messages, errors)
-    else decodePart(r, bytes, start, bytes.length, messages, errors)
+    else {
+      decodePart(r, bytes, start, bytes.length, messages, errors)
+      // a bare message: the packet is its one part
+      if (memo !== undefined && start === 0 && messages.length === 1) memo.decoded(input, messages[0]!)
+    }
   } catch (e) {
     // Unreachable by design (each part is guarded); kept so the contract holds regardless.
     errors.push(toDecodeError(e))

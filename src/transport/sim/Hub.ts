@@ -24,6 +24,8 @@ export interface HubSettings {
   readonly maxPacketSize: number
   readonly packetQueueCapacity: number
   readonly streamBacklog: number
+  /** Deliver the sender's array itself (see `SimNetworkOptions.shareDatagrams`). */
+  readonly shareDatagrams: boolean
 }
 
 /**
@@ -233,9 +235,11 @@ export class Hub implements StreamHost {
       stats.packetsDropped++
       return undefined
     }
-    // copied as a kernel would: the sender may reuse its buffer, the receiver may own what it gets
+    // copied as a kernel would (the sender may reuse its buffer, the receiver may own what it
+    // gets), unless the network's nodes promise not to
     const at = this.now() + drawDelay(link, random)
-    this.schedule(new Delivery(Kind.Packet, at, from, dest, bytes.slice(), undefined, 0))
+    const sent = this.settings.shareDatagrams ? bytes : bytes.slice()
+    this.schedule(new Delivery(Kind.Packet, at, from, dest, sent, undefined, 0))
     return undefined
   }
 
