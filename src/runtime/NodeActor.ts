@@ -111,6 +111,8 @@ type Input =
   | { readonly _tag: "Report" }
   /** Nothing to do but run the actor (it has something to log). */
   | { readonly _tag: "Wake" }
+  /** What an input handled on the spot left to the actor: effects to run, before anything else. */
+  | { readonly _tag: "Finish"; readonly effect: Effect.Effect<void> | undefined }
   | { readonly _tag: "TcpPingResult"; readonly seqNo: number; readonly ok: boolean }
   | { readonly _tag: "Call"; readonly run: (core: NodeCore, now: number) => void }
 
@@ -207,15 +209,28 @@ export const makeNode = (
     const mailbox = yield* Queue.bounded<Input>(2 * config.handoffQueueDepth + CONTROL_CAPACITY)
     // Timer inputs never wait: when the mailbox is full they queue here, behind its batch.
     const overflow: Array<Input> = []
+    // True while the actor waits on an empty mailbox with nothing of its own left to do. An
+    // input from plain code (a timer, a datagram a transport hands over) is then handled on the
+    // spot (`handleNow`) instead of waking the actor's fiber for it. Every offer clears it first,
+    // so that inputs are handled in the order they came.
+    let waiting = false
     const post = (input: Input): void => {
+      waiting = false
       if (!Queue.offerUnsafe(mailbox, input)) overflow.push(input)
     }
+    const offer = (input: Input): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        waiting = false
+        return Queue.offer(mailbox, input)
+      })
     // The timers the core armed and has not seen fire, so that it can cancel them.
     const armed = new Map<Timer, TimerEntry<Timer>>()
     const timerTarget: TimerTarget<Timer> = {
       fire: (timer) => {
         armed.delete(timer)
-        post({ _tag: "Timer", timer })
+        const input: Input = { _tag: "Timer", timer }
+        if (waiting) handleNow(input)
+        else post(input)
       }
     }
     const reportTarget: TimerTarget<number> = {
@@ -263,7 +278,7 @@ export const makeNode = (
 
     const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>
       Effect.flatMap(Deferred.make<A>(), (deferred) =>
-        Queue.offer(mailbox, {
+        offer({
           _tag: "Call",
           run: (c, now) => {
             // A defect reaches the caller instead of leaving it waiting forever.
@@ -317,7 +332,7 @@ export const makeNode = (
           // Whatever happens (even a defect), the probe waiting on this answer must get one.
           Effect.catchCause(() => Effect.succeed(false))
         )
-        yield* Queue.offer(mailbox, { _tag: "TcpPingResult", seqNo, ok })
+        yield* offer({ _tag: "TcpPingResult", seqNo, ok })
       })
 
     const pushPull = (address: string, join: boolean): Effect.Effect<void, PushPullError | IncompatibleMemberError> =>
@@ -506,6 +521,7 @@ export const makeNode = (
           reportDue = true
           return
         case "Wake":
+        case "Finish":
           return
         case "TcpPingResult":
           return core.tcpPingResult(input.seqNo, input.ok, now)
@@ -523,7 +539,8 @@ export const makeNode = (
       return options.report === undefined ? sync : Effect.andThen(sync, options.report)
     })
 
-    const flush = (): Effect.Effect<void> => {
+    /** Carries out the core's outputs: what has to wait comes back as one effect, if anything does. */
+    const carryOut = (): Effect.Effect<void> | undefined => {
       const outputs = core.drain()
       // The table first: whoever reacts to an event reads a table that already shows it.
       if (core.tableVersion !== publishedVersion) {
@@ -542,8 +559,9 @@ export const makeNode = (
         if (effect !== undefined) later = [effect]
       }
       if (reportDue) (later ??= []).push(report)
-      return later === undefined ? Effect.void : Effect.forEach(later, (effect) => effect, { discard: true })
+      return later === undefined ? undefined : Effect.forEach(later, (effect) => effect, { discard: true })
     }
+    const flush = (): Effect.Effect<void> => carryOut() ?? Effect.void
 
     /** Hands a datagram's messages to the core one by one: a defect costs only its own message. */
     const handleMessages = (
@@ -564,28 +582,51 @@ export const makeNode = (
       }
     }
 
+    /** Hands an input other than a datagram to the core; a defect is kept for the actor to log. */
+    const handleOne = (input: Input, now: number, defects: Array<readonly [string, unknown]>): void => {
+      try {
+        handle(input, now)
+      } catch (defect) {
+        // A bug must not take the node down: drop the input, keep the state, say so.
+        counters.internalErrors++
+        defects.push([input._tag, defect])
+      }
+    }
+
     /** Hands each input to the core; the defects it met, if any, for the actor to log. */
     const handleAll = (inputs: ReadonlyArray<Input>, now: number, defects: Array<readonly [string, unknown]>): void => {
       for (const input of inputs) {
-        if (input._tag === "Packet") {
-          handleMessages(input.from, input.messages, now, defects)
-          continue
-        }
-        try {
-          handle(input, now)
-        } catch (defect) {
-          // A bug must not take the node down: drop the input, keep the state, say so.
-          counters.internalErrors++
-          defects.push([input._tag, defect])
-        }
+        if (input._tag === "Packet") handleMessages(input.from, input.messages, now, defects)
+        else handleOne(input, now, defects)
       }
+    }
+
+    // Defects the core met, for the actor to log.
+    const defects: Array<readonly [string, unknown]> = []
+
+    /**
+     * An input handled on the spot, while the actor waits (see `waiting`): the core takes it and
+     * its outputs are carried out at once. The actor is woken only when something is left for it
+     * (an effect to run, something to log); it runs that before any other input.
+     */
+    const handleNow = (input: Input): void => {
+      waiting = false
+      const now = clock.currentTimeMillisUnsafe()
+      if (input._tag === "Packet") handleMessages(input.from, input.messages, now, defects)
+      else handleOne(input, now, defects)
+      const rest = carryOut()
+      if (rest !== undefined || defects.length > 0 || undecodable.length > 0) post({ _tag: "Finish", effect: rest })
+      else waiting = Queue.sizeUnsafe(mailbox) === 0 && overflow.length === 0
     }
 
     const actor = Effect.gen(function*() {
       yield* flush()
-      const defects: Array<readonly [string, unknown]> = []
       while (true) {
+        waiting = overflow.length === 0
         const batch = yield* Queue.takeAll(mailbox)
+        waiting = false
+        // What inputs handled on the spot left comes first: they came before everything here.
+        for (const input of batch) if (input._tag === "Finish" && input.effect !== undefined) yield* input.effect
         const now = clock.currentTimeMillisUnsafe()
         handleAll(batch, now, defects)
         if (overflow.length > 0) handleAll(overflow.splice(0), now, defects)
@@ -652,7 +693,10 @@ export const makeNode = (
           if (input !== undefined) inputs.push(input)
         }
         if (undecodable.length > 0) yield* logUndecodable
-        if (inputs.length > 0) yield* Queue.offerAll(mailbox, inputs)
+        if (inputs.length > 0) {
+          waiting = false
+          yield* Queue.offerAll(mailbox, inputs)
+        }
       }
     })
 
@@ -663,11 +707,16 @@ export const makeNode = (
      */
     const receiveNow = (from: string, bytes: Uint8Array): void => {
       const input = admit(from, bytes)
-      if (input !== undefined && !Queue.offerUnsafe(mailbox, input)) {
+      if (input === undefined) {
+        if (undecodable.length > 0) post(WAKE)
+        return
+      }
+      if (waiting) return handleNow(input)
+      waiting = false
+      if (!Queue.offerUnsafe(mailbox, input)) {
         counters.handoffDropped += input.messages.length
         unadmit(input.messages)
       }
-      if (input === undefined && undecodable.length > 0) Queue.offerUnsafe(mailbox, WAKE)
     }
 
     const acceptor = Effect.gen(function*() {
@@ -689,6 +738,10 @@ export const makeNode = (
       return supervised.pipe(annotate, Effect.forkScoped)
     }
     yield* supervise("actor", actor as Effect.Effect<never>)
+    // Once the actor is gone, nothing is handled on the spot either.
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      waiting = false
+    }))
     if (transport.receivePacketsWith !== undefined) {
       const receivePacketsWith = transport.receivePacketsWith
       receivePacketsWith(receiveNow)

@@ -40,7 +40,7 @@ const run = (n: number, virtualMs: number, seed: number, inMemory = true) =>
   Effect.gen(function*() {
     const nodes: Array<SimNode> = []
     const codec = inMemory ? CompactCodec.layerInMemory : CompactCodec.layer
-    for (let i = 0; i < n; i++) nodes.push(yield* startNode(`node-${i}`, addressOf(i), {}, false, codec))
+    for (let i = 0; i < n; i++) nodes.push(yield* startNode(`node-${i}`, addressOf(i), {}, false, { codec }))
     const joins = yield* Scope.make()
     for (let i = 1; i < n; i++) {
       yield* Effect.sleep(i).pipe(

@@ -53,20 +53,45 @@ export interface SimNode {
 
 export const addressOf = (i: number) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}:7946`
 
+/**
+ * The node's SimNetwork transport without its hand-over of datagrams: they wait in its packet
+ * queue for the node's receiver fiber, as datagrams from a socket do.
+ */
+const queuedTransport = (address: string) =>
+  Layer.effect(
+    Transport,
+    Effect.gen(function*() {
+      const { receivePacketsWith: _, ...queued } = yield* (yield* SimNetwork).bind(address)
+      return Transport.of(queued)
+    })
+  )
+
+export interface NodeOptions {
+  /** The codec: `CompactCodec.layer` unless given. */
+  readonly codec?: Layer.Layer<Codec>
+  /** Datagrams wait in the transport's queue for a receiver fiber (see `queuedTransport`). */
+  readonly queued?: boolean
+}
+
 /** Starts one node on the SimNetwork in context; it runs until its scope is closed. */
 export const startNode = (
   name: string,
   address: string,
   overrides: Partial<GossipConfigInput> = {},
   record = false,
-  codec: Layer.Layer<Codec> = CompactCodec.layer
+  options: NodeOptions = {}
 ): Effect.Effect<SimNode, unknown, SimNetwork> =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const sent: Array<Sent> = []
+    const transport = record
+      ? recordingTransport(address, sent)
+      : options.queued === true
+      ? queuedTransport(address)
+      : SimNetwork.transport(address)
     const layer = Membership.layer.pipe(
-      Layer.provide(record ? recordingTransport(address, sent) : SimNetwork.transport(address)),
-      Layer.provide(codec),
+      Layer.provide(transport),
+      Layer.provide(options.codec ?? CompactCodec.layer),
       Layer.provide(GossipConfig.layer({ name, ...overrides }))
     )
     const context = yield* Layer.buildWithScope(layer, scope)
