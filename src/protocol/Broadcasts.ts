@@ -22,6 +22,9 @@ import { type Order, Tier } from "./Tier.ts"
 /** A compound counts its parts in one byte. */
 export const MAX_PARTS = 255
 
+/** Slots an empty queue may keep; beyond, it gives its columns back (`shrink`). */
+const SMALL = 64
+
 /** Ids order items within a tier; they are renumbered before they would overflow. */
 const MAX_ID = 0x7fffffff
 
@@ -44,7 +47,7 @@ export class BroadcastQueue {
   /** The item's key, -1 when it has none. */
   private keys = new Int32Array(8)
   private readonly notifies = new Map<number, number>()
-  private readonly free: Array<number> = []
+  private free: Array<number> = []
   /** The queued item of each key, -1 when none. */
   private byKey = new Int32Array(0)
   private readonly holder: KeyHolder
@@ -127,6 +130,7 @@ export class BroadcastQueue {
       if (++this.transmits[slot]! >= transmitLimit) this.finish(slot)
       else this.insert(slot)
     }
+    if (this.count === 0) this.shrink()
     return out
   }
 
@@ -201,6 +205,21 @@ export class BroadcastQueue {
       this.keys = keys
     }
     return slot
+  }
+
+  /**
+   * An empty queue gives back the room its busiest moment took: a node that just joined queues an
+   * alive for every member once, and would otherwise keep columns that size for good.
+   */
+  private shrink(): void {
+    if (this.bytes.length <= SMALL) return
+    this.bytes = []
+    this.free = []
+    this.lengths = new Uint16Array(8)
+    this.ids = new Int32Array(8)
+    this.transmits = new Uint16Array(8)
+    this.keys = new Int32Array(8)
+    this.nextId = 0
   }
 
   private growKeys(min: number): void {

@@ -25,6 +25,21 @@ describe("broadcast queue", () => {
     expect(q.size).toBe(0)
   })
 
+  it("gives back its columns once drained, and works as before afterwards", () => {
+    const q = new BroadcastQueue()
+    const empty = q.footprint
+    for (let i = 0; i < 5_000; i++) q.enqueue(bytes(20 + (i % 7), i & 0xff), i, i)
+    const full = q.footprint
+    while (q.size > 0) q.take(2, 1400, 2)
+    expect(q.finished).toHaveLength(5_000)
+    // the key index (a word per key ever seen, grown by half) stays; the per-item columns and tiers go
+    expect(q.footprint - empty).toBeLessThan(5_000 * 4 * 1.5 + 1_024)
+    expect(full - q.footprint).toBeGreaterThan(5_000 * 16)
+    q.enqueue(bytes(10, 1), 1)
+    q.enqueue(bytes(12, 2), 2)
+    expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([2, 1])
+  })
+
   it("selects fewest transmissions first, then longest that fits, then newest", () => {
     const q = new BroadcastQueue()
     q.enqueue(bytes(10, 1), 1)
