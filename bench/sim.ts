@@ -112,7 +112,7 @@ const addressOf = (i: number) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}:7
 
 /**
  * `--copy-datagrams`: each receiver gets a copy of a datagram and decodes it, as over a real
- * network. By default receivers share the sender's array and the codec decodes each part once
+ * network. By default receivers share the sender's array and read the messages it was built from
  * for all of them (`CompactCodec.layerInMemory`): the same messages, much less work.
  */
 const copyDatagrams = process.argv.includes("--copy-datagrams")
@@ -481,7 +481,7 @@ const parent = async () => {
     `       wall-clock budget ${budget} s. ${
       copyDatagrams
         ? "--copy-datagrams: each receiver decodes its own copy of every datagram."
-        : "Receivers share the sender's datagram and each part is decoded once (--copy-datagrams: each its own)."
+        : "Receivers share the sender's datagram and read the messages it carries (--copy-datagrams: each decodes its own copy)."
     }`,
     `       converged = every checked node lists all n alive (all nodes up to 100, else 25 spread over the cluster);`,
     `       "converged by" = first whole virtual second at which that held. messages = decoded from delivered packets`,

@@ -14,7 +14,7 @@ import type { PacketMessage } from "../protocol/Messages.ts"
 import { Codec, type CodecShape } from "./Codec.ts"
 import { writePacketMessage } from "./compact/Encode.ts"
 import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket, Slabs } from "./compact/Packet.ts"
-import { PartMemo } from "./compact/PartMemo.ts"
+import { EncodedMessage } from "./compact/InMemory.ts"
 import { decodeStream, encodeStream } from "./compact/Stream.ts"
 import { Writer } from "./compact/Writer.ts"
 import { Interner } from "./Interner.ts"
@@ -27,25 +27,25 @@ import { Interner } from "./Interner.ts"
  * (port out of range, vsn not 6 bytes, non-uint32 numbers, oversized fields).
  *
  * `inMemory`: the codec of a simulated network, whose receivers get the arrays
- * their senders built; each part is then decoded once for all receivers (`PartMemo`).
+ * their senders built; they read the messages those arrays carry (`InMemory.ts`).
  */
 export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}): CodecShape => {
   const writer = new Writer()
   const interner = new Interner()
   const slabs = new Slabs()
-  const memo = options.inMemory === true ? new PartMemo() : undefined
+  const inMemory = options.inMemory === true
   return {
     name: "compact",
     encodeMessage: (message: PacketMessage) => {
       writer.reset(0)
       writePacketMessage(writer, message)
-      return writer.finish(0)
+      return inMemory ? writer.finishInto(0, (n) => new EncodedMessage(n, message)) : writer.finish(0)
     },
     compoundHeaderOverhead: COMPOUND_HEADER_BYTES,
     compoundPartOverhead: COMPOUND_PART_BYTES,
     packetOverhead: 0,
-    encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs, memo),
-    decodePacket: (bytes) => decodePacket(bytes, interner, memo),
+    encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs, inMemory),
+    decodePacket: (bytes) => decodePacket(bytes, interner, inMemory),
     encodeStream: (message) => encodeStream(writer, message),
     decodeStream: (buffer) => decodeStream(buffer, interner)
   }
@@ -54,6 +54,6 @@ export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}):
 /** Provides `Codec` with one shared compact codec (it holds no per-node state, only interned fields). */
 export const CompactCodec = {
   layer: Layer.succeed(Codec, makeCompactCodec()),
-  /** For nodes on a `SimNetwork`: one codec for all of them, which decodes each part once. */
+  /** For nodes on a `SimNetwork` that shares datagrams: receivers read the messages senders encoded. */
   layerInMemory: Layer.succeed(Codec, makeCompactCodec({ inMemory: true }))
 } as const

@@ -17,7 +17,7 @@
  * a cluster of ten thousand queues ten thousand alives.
  */
 
-import { type Order, Tier } from "./Tier.ts"
+import { Tier, tierKey } from "./Tier.ts"
 
 /** A compound counts its parts in one byte. */
 export const MAX_PARTS = 255
@@ -57,12 +57,6 @@ export class BroadcastQueue {
   private readonly taken = new Int32Array(MAX_PARTS)
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
-
-  /** The tiers' order: worse candidates first (shorter, then older). */
-  private readonly order: Order = {
-    before: (a, b) => this.before(a, b),
-    length: (slot) => this.lengths[slot]!
-  }
 
   constructor(holder: KeyHolder = noKeys) {
     this.holder = holder
@@ -112,7 +106,7 @@ export class BroadcastQueue {
       const tier = this.tiers[t]!
       let block = tier.blockCount
       let offset = 0
-      while (free > 0 && out.length < maxCount && tier.lastFitting(block, offset, free, this.order)) {
+      while (free > 0 && out.length < maxCount && tier.lastFitting(block, offset, free)) {
         block = tier.foundBlock
         offset = tier.foundOffset
         const slot = tier.at(block, offset)
@@ -149,23 +143,21 @@ export class BroadcastQueue {
       this.keys.byteLength + this.byKey.byteLength + tiers
   }
 
-  /** Whether `a` is a worse candidate than `b`: shorter, or as long and older. */
-  private before(a: number, b: number): boolean {
-    const la = this.lengths[a]!
-    const lb = this.lengths[b]!
-    return la < lb || (la === lb && this.ids[a]! < this.ids[b]!)
+  /** The slot's place in its tier: worse candidates first (shorter, then older). */
+  private key(slot: number): number {
+    return tierKey(this.lengths[slot]!, this.ids[slot]!)
   }
 
   private insert(slot: number): void {
     const t = this.transmits[slot]!
     while (this.tiers.length <= t) this.tiers.push(new Tier())
-    this.tiers[t]!.insert(slot, this.order)
+    this.tiers[t]!.insert(slot, this.key(slot))
     this.count++
   }
 
   private remove(slot: number): void {
     const tier = this.tiers[this.transmits[slot]!]
-    if (tier !== undefined && tier.remove(slot, this.order)) this.count--
+    if (tier !== undefined && tier.remove(slot, this.key(slot))) this.count--
     this.finish(slot)
   }
 
@@ -235,5 +227,6 @@ export class BroadcastQueue {
     live.sort((a, b) => this.ids[a]! - this.ids[b]!)
     for (let i = 0; i < live.length; i++) this.ids[live[i]!] = i
     this.nextId = live.length
+    for (const tier of this.tiers) tier.rekey((slot) => this.key(slot))
   }
 }

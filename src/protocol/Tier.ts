@@ -1,9 +1,13 @@
 /**
- * One tier of the broadcast queue: slots kept sorted by an order the queue
- * gives (`Order`), in blocks of at most `BLOCK` slots. Inserting or removing
- * moves at most one block, where one sorted array would move half the tier: a
- * node that merges the state of ten thousand members queues ten thousand
- * alives, most of them into the middle of a tier.
+ * One tier of the broadcast queue: slots kept sorted by a numeric key the queue
+ * gives (`tierKey`: shorter first, then older first), in blocks of at most `BLOCK`
+ * slots. Inserting or removing moves at most one block, where one sorted array
+ * would move half the tier: a node that merges the state of ten thousand members
+ * queues ten thousand alives, most of them into the middle of a tier.
+ *
+ * Each block holds its keys beside its slots, so that a search reads one block's
+ * keys in order instead of the queue's columns at random (a tier's items are
+ * scattered over the queue's slots).
  *
  * Positions are (block, offset) pairs. Blocks are never empty, so the position
  * just past an item and the start of the next block name the same place.
@@ -13,14 +17,15 @@
 const BLOCK = 256
 const FIRST_BLOCK = 8
 
-/** The order of a tier: whether slot `a` comes before slot `b`, and the length sorted on first. */
-export interface Order {
-  readonly before: (a: number, b: number) => boolean
-  readonly length: (slot: number) => number
-}
+/** Keys per unit of length: ids stay below it, so a key orders by length, then by id. */
+const LENGTH_UNIT = 2 ** 32
+
+/** The key of an item `length` bytes long with id `id` (below 2^31): exact in a double. */
+export const tierKey = (length: number, id: number): number => length * LENGTH_UNIT + id
 
 export class Tier {
-  private readonly blocks: Array<Int32Array> = []
+  private readonly slots: Array<Int32Array> = []
+  private readonly keys: Array<Float64Array> = []
   private readonly counts: Array<number> = []
   /** Slots in the tier. */
   length = 0
@@ -30,77 +35,103 @@ export class Tier {
 
   /** The block count: `(blockCount, 0)` is the position past the last item. */
   get blockCount(): number {
-    return this.blocks.length
+    return this.slots.length
   }
 
   at(block: number, offset: number): number {
-    return this.blocks[block]![offset]!
+    return this.slots[block]![offset]!
   }
 
   /** Every slot, in order. */
   forEach(f: (slot: number) => void): void {
-    for (let b = 0; b < this.blocks.length; b++) {
-      const items = this.blocks[b]!
+    for (let b = 0; b < this.slots.length; b++) {
+      const items = this.slots[b]!
       const n = this.counts[b]!
       for (let i = 0; i < n; i++) f(items[i]!)
     }
   }
 
+  /** Gives every slot the key `key(slot)`, which must keep the tier's order (ids renumbered in order). */
+  rekey(key: (slot: number) => number): void {
+    for (let b = 0; b < this.slots.length; b++) {
+      const items = this.slots[b]!
+      const keys = this.keys[b]!
+      const n = this.counts[b]!
+      for (let i = 0; i < n; i++) keys[i] = key(items[i]!)
+    }
+  }
+
   get byteLength(): number {
     let bytes = 0
-    for (const items of this.blocks) bytes += items.byteLength
+    for (let b = 0; b < this.slots.length; b++) bytes += this.slots[b]!.byteLength + this.keys[b]!.byteLength
     return bytes
   }
 
-  insert(slot: number, order: Order): void {
+  insert(slot: number, key: number): void {
     this.length++
-    if (this.blocks.length === 0) {
+    if (this.slots.length === 0) {
       const items = new Int32Array(FIRST_BLOCK)
+      const keys = new Float64Array(FIRST_BLOCK)
       items[0] = slot
-      this.blocks.push(items)
+      keys[0] = key
+      this.slots.push(items)
+      this.keys.push(keys)
       this.counts.push(1)
       return
     }
-    let b = this.blockOf(slot, order)
-    if (b === this.blocks.length) b--
-    let items = this.blocks[b]!
+    let b = this.blockOf(key)
+    if (b === this.slots.length) b--
+    let items = this.slots[b]!
+    let keys = this.keys[b]!
     let n = this.counts[b]!
-    let i = lowerBound(items, n, slot, order)
+    let i = lowerBound(keys, n, key)
     if (n === BLOCK) {
       // split in halves; the slot goes into whichever half it belongs to
       const half = BLOCK >>> 1
-      const upper = new Int32Array(half)
-      upper.set(items.subarray(half, BLOCK))
-      this.blocks.splice(b + 1, 0, upper)
+      const upperItems = items.slice(half, BLOCK)
+      const upperKeys = keys.slice(half, BLOCK)
+      this.slots.splice(b + 1, 0, upperItems)
+      this.keys.splice(b + 1, 0, upperKeys)
       this.counts.splice(b + 1, 0, BLOCK - half)
       this.counts[b] = half
       if (i > half) {
         b++
         i -= half
-        items = upper
+        items = upperItems
+        keys = upperKeys
       }
       n = this.counts[b]!
     }
     if (n === items.length) {
       // blocks grow as they fill, up to `BLOCK`: a tier of a few items costs a few words
-      const bigger = new Int32Array(Math.min(BLOCK, items.length * 2))
-      bigger.set(items)
-      this.blocks[b] = bigger
-      items = bigger
+      const size = Math.min(BLOCK, items.length * 2)
+      const biggerItems = new Int32Array(size)
+      const biggerKeys = new Float64Array(size)
+      biggerItems.set(items)
+      biggerKeys.set(keys)
+      this.slots[b] = items = biggerItems
+      this.keys[b] = keys = biggerKeys
     }
-    if (n - i <= SHORT_MOVE) for (let j = n; j > i; j--) items[j] = items[j - 1]!
-    else items.copyWithin(i + 1, i, n)
+    if (n - i <= SHORT_MOVE) {
+      for (let j = n; j > i; j--) {
+        items[j] = items[j - 1]!
+        keys[j] = keys[j - 1]!
+      }
+    } else {
+      items.copyWithin(i + 1, i, n)
+      keys.copyWithin(i + 1, i, n)
+    }
     items[i] = slot
+    keys[i] = key
     this.counts[b] = n + 1
   }
 
-  /** Removes `slot` if the tier holds it; whether it did. */
-  remove(slot: number, order: Order): boolean {
-    const b = this.blockOf(slot, order)
-    if (b === this.blocks.length) return false
-    const items = this.blocks[b]!
-    const i = lowerBound(items, this.counts[b]!, slot, order)
-    if (i === this.counts[b] || items[i] !== slot) return false
+  /** Removes `slot`, queued under `key`, if the tier holds it; whether it did. */
+  remove(slot: number, key: number): boolean {
+    const b = this.blockOf(key)
+    if (b === this.slots.length) return false
+    const i = lowerBound(this.keys[b]!, this.counts[b]!, key)
+    if (i === this.counts[b] || this.slots[b]![i] !== slot) return false
     this.removeAt(b, i)
     return true
   }
@@ -108,41 +139,44 @@ export class Tier {
   /** Removes the item at `(block, offset)`; a block left empty goes. */
   removeAt(block: number, offset: number): void {
     this.length--
-    const items = this.blocks[block]!
+    const items = this.slots[block]!
+    const keys = this.keys[block]!
     const last = --this.counts[block]!
     if (last === 0) {
-      this.blocks.splice(block, 1)
+      this.slots.splice(block, 1)
+      this.keys.splice(block, 1)
       this.counts.splice(block, 1)
       return
     }
-    if (last - offset <= SHORT_MOVE) for (let j = offset; j < last; j++) items[j] = items[j + 1]!
-    else items.copyWithin(offset, offset + 1, last + 1)
+    if (last - offset <= SHORT_MOVE) {
+      for (let j = offset; j < last; j++) {
+        items[j] = items[j + 1]!
+        keys[j] = keys[j + 1]!
+      }
+    } else {
+      items.copyWithin(offset, offset + 1, last + 1)
+      keys.copyWithin(offset, offset + 1, last + 1)
+    }
   }
 
   /**
    * The last item before position `(block, offset)` whose length is at most `free`: true and
    * its position in `foundBlock`/`foundOffset`, or false when there is none.
    */
-  lastFitting(block: number, offset: number, free: number, order: Order): boolean {
-    // the first position whose length exceeds `free`: lengths ascend, so fitting items precede it
+  lastFitting(block: number, offset: number, free: number): boolean {
+    // the first position whose key reaches `limit` (a length over `free`): fitting items precede it
+    const limit = (free + 1) * LENGTH_UNIT
     let lo = 0
-    let hi = this.blocks.length
+    let hi = this.slots.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (order.length(this.blocks[mid]![0]!) <= free) lo = mid + 1
+      if (this.keys[mid]![0]! < limit) lo = mid + 1
       else hi = mid
     }
     let b = lo
     let o = 0
     if (lo > 0) {
-      const items = this.blocks[lo - 1]!
-      let l = 0
-      let h = this.counts[lo - 1]!
-      while (l < h) {
-        const mid = (l + h) >>> 1
-        if (order.length(items[mid]!) <= free) l = mid + 1
-        else h = mid
-      }
+      const l = lowerBound(this.keys[lo - 1]!, this.counts[lo - 1]!, limit)
       if (l < this.counts[lo - 1]!) {
         b = lo - 1
         o = l
@@ -164,13 +198,13 @@ export class Tier {
     return true
   }
 
-  /** The first block whose last item does not come before `slot`; `blockCount` when none. */
-  private blockOf(slot: number, order: Order): number {
+  /** The first block whose last key is not below `key`; `blockCount` when none. */
+  private blockOf(key: number): number {
     let lo = 0
-    let hi = this.blocks.length
+    let hi = this.slots.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (order.before(this.blocks[mid]![this.counts[mid]! - 1]!, slot)) lo = mid + 1
+      if (this.keys[mid]![this.counts[mid]! - 1]! < key) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -180,13 +214,13 @@ export class Tier {
 /** Moves of up to this many slots are done by hand rather than with `copyWithin`. */
 const SHORT_MOVE = 16
 
-/** The first index below `n` whose item does not come before `slot`. */
-const lowerBound = (items: Int32Array, n: number, slot: number, order: Order): number => {
+/** The first index below `n` whose key is not below `key`. */
+const lowerBound = (keys: Float64Array, n: number, key: number): number => {
   let lo = 0
   let hi = n
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (order.before(items[mid]!, slot)) lo = mid + 1
+    if (keys[mid]! < key) lo = mid + 1
     else hi = mid
   }
   return lo

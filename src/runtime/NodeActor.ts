@@ -614,7 +614,14 @@ export const makeNode = (
       const now = clock.currentTimeMillisUnsafe()
       if (input._tag === "Packet") handleMessages(input.from, input.messages, now, defects)
       else handleOne(input, now, defects)
-      const rest = carryOut()
+      let rest: Effect.Effect<void> | undefined
+      try {
+        rest = carryOut()
+      } catch (defect) {
+        // The caller is a timer wheel or a network that serves other nodes too: keep it running.
+        counters.internalErrors++
+        defects.push(["outputs", defect])
+      }
       if (rest !== undefined || defects.length > 0 || undecodable.length > 0) post({ _tag: "Finish", effect: rest })
       else waiting = Queue.sizeUnsafe(mailbox) === 0 && overflow.length === 0
     }

@@ -62,7 +62,8 @@ export interface SimNetworkOptions {
    * Receivers get the very array the sender passed rather than a copy, as a kernel would
    * make. Only for senders that never write into an array once sent and receivers that
    * never write into one they got, as the node stack does; it lets one codec serve a whole
-   * network and decode each part once (`CompactCodec.layerInMemory`). Default false.
+   * network and its receivers read the messages its senders encoded (`CompactCodec.layerInMemory`).
+   * Default false.
    */
   readonly shareDatagrams?: boolean
 }

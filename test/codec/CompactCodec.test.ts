@@ -437,50 +437,45 @@ describe("CompactCodec: checksum wrapper", () => {
   })
 })
 
-describe("CompactCodec: in memory (each part decoded once)", () => {
-  const parts = packetSamples.map((m) => codec.encodeMessage(m))
+describe("CompactCodec: in memory (receivers read the messages senders encoded)", () => {
+  const mem = makeCompactCodec({ inMemory: true })
+  const parts = packetSamples.map((m) => mem.encodeMessage(m))
 
-  it("decodes the packets it built to what decoding their bytes gives, the same messages for every receiver", () => {
-    const memo = makeCompactCodec({ inMemory: true })
+  it("writes the same bytes as the plain codec, and its receivers get what decoding them gives", () => {
+    parts.forEach((p, i) => expect(p.slice()).toEqual(codec.encodeMessage(packetSamples[i]!)))
     for (const checksum of [false, true]) {
-      const packet = memo.encodePacket(parts, { checksum })
-      const first = memo.decodePacket(packet)
-      expect(first).toEqual(codec.decodePacket(packet.slice()))
-      const second = memo.decodePacket(packet)
-      expect(second.messages).toEqual(packetSamples)
-      second.messages.forEach((m, i) => expect(m).toBe(first.messages[i]))
+      const packet = mem.encodePacket(parts, { checksum })
+      expect(packet.slice()).toEqual(codec.encodePacket(packetSamples.map((m) => codec.encodeMessage(m)), { checksum }))
+      const read = mem.decodePacket(packet)
+      expect(read).toEqual(codec.decodePacket(packet.slice()))
+      // the messages themselves, not copies: nothing was decoded
+      read.messages.forEach((m, i) => expect(m).toBe(packetSamples[i]))
     }
-    // a part shared by packets (a broadcast piggybacked on several) is decoded once for all of them
-    const shared = parts[3]!
-    const a = memo.decodePacket(memo.encodePacket([parts[0]!, shared], { checksum: false }))
-    const b = memo.decodePacket(memo.encodePacket([shared, parts[5]!], { checksum: true }))
-    expect(b.messages[0]).toBe(a.messages[1])
     // one part sent bare is its own packet
-    const bare = memo.encodePacket([shared], { checksum: false })
-    expect(bare).toBe(shared)
-    expect(memo.decodePacket(bare).messages[0]).toBe(a.messages[1])
+    const bare = mem.encodePacket([parts[3]!], { checksum: false })
+    expect(bare).toBe(parts[3])
+    expect(mem.decodePacket(bare).messages[0]).toBe(packetSamples[3])
   })
 
   it("decodes arrays it did not build from their bytes: a corrupted copy fails as it should", () => {
-    const memo = makeCompactCodec({ inMemory: true })
-    const packet = memo.encodePacket(parts, { checksum: true })
-    memo.decodePacket(packet)
+    const packet = mem.encodePacket(parts, { checksum: true })
     const copy = packet.slice()
     copy[9]! ^= 0x10
-    expect(memo.decodePacket(copy)).toEqual({ messages: [], errors: [expect.objectContaining({ reason: "Checksum" })] })
-    const fresh = codec.encodeMessage(packetSamples[2]!)
-    expect(memo.decodePacket(fresh).messages).toEqual([packetSamples[2]])
+    expect(mem.decodePacket(copy)).toEqual({ messages: [], errors: [expect.objectContaining({ reason: "Checksum" })] })
+    const plain = codec.encodeMessage(packetSamples[2]!)
+    const decoded = mem.decodePacket(plain).messages
+    expect(decoded).toEqual([packetSamples[2]])
+    expect(decoded[0]).not.toBe(packetSamples[2])
   })
 
-  it("reports a part that does not decode every time, and keeps the others", () => {
-    const memo = makeCompactCodec({ inMemory: true })
+  it("decodes a part from elsewhere in a packet it built, with its errors, and keeps the others", () => {
     const bad = raw(0xee, 1, 2)
-    const packet = memo.encodePacket([parts[1]!, bad, parts[4]!], { checksum: false })
-    for (let i = 0; i < 2; i++) {
-      const { errors, messages } = memo.decodePacket(packet)
-      expect(messages).toEqual([packetSamples[1], packetSamples[4]])
-      expect(errors.map((e) => e.reason)).toEqual(["UnknownType"])
-    }
+    const foreign = codec.encodeMessage(packetSamples[4]!)
+    const packet = mem.encodePacket([parts[1]!, bad, foreign], { checksum: false })
+    const { errors, messages } = mem.decodePacket(packet)
+    expect(messages).toEqual([packetSamples[1], packetSamples[4]])
+    expect(messages[0]).toBe(packetSamples[1])
+    expect(errors.map((e) => e.reason)).toEqual(["UnknownType"])
   })
 })
 

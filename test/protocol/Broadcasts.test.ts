@@ -40,6 +40,17 @@ describe("broadcast queue", () => {
     expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([2, 1])
   })
 
+  it("keeps its order when ids run out and are renumbered", () => {
+    const q = new BroadcastQueue()
+    // white box: start just below the last id, so that the fifth enqueue renumbers
+    ;(q as unknown as { nextId: number }).nextId = 0x7fffffff - 4
+    for (let i = 0; i < 8; i++) q.enqueue(bytes(i % 2 === 0 ? 10 : 8, i), i)
+    q.take(2, 1000, 4, 2) // the two newest of the longest go up a tier: 6, 4
+    q.enqueue(bytes(10, 8), 8)
+    // tier 0: 10 bytes newest first (8, 2, 0), then 8 bytes (7, 5, 3, 1); then tier 1 (6, 4)
+    expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([8, 2, 0, 7, 5, 3, 1, 6, 4])
+  })
+
   it("selects fewest transmissions first, then longest that fits, then newest", () => {
     const q = new BroadcastQueue()
     q.enqueue(bytes(10, 1), 1)

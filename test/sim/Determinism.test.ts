@@ -33,7 +33,7 @@ interface RunSummary {
 
 /**
  * n nodes, node i joining node-0 at t = i ms, for `virtualMs`; the hash of every node's event log.
- * `inMemory`: datagrams shared with their receivers and one codec that decodes each part once
+ * `inMemory`: datagrams shared with their receivers, who read the messages their senders encoded
  * (as `bench/sim.ts` runs), instead of a copy per receiver decoded by each.
  */
 const run = (n: number, virtualMs: number, seed: number, inMemory = true) =>

@@ -28,7 +28,7 @@ import { crc32 } from "../../security/Crc32.ts"
 import type { Interner } from "../Interner.ts"
 import { readPacketMessage } from "./Decode.ts"
 import { MAX_COMPOUND_PART_BYTES, MAX_COMPOUND_PARTS } from "./Limits.ts"
-import type { PartMemo } from "./PartMemo.ts"
+import { BuiltPacket, EncodedMessage } from "./InMemory.ts"
 import { asPlainBytes, decodeError as error, Reader, toDecodeError } from "./Reader.ts"
 import { copyInto } from "./Writer.ts"
 
@@ -41,15 +41,15 @@ export const CHECKSUM_HEADER_BYTES = 5
 
 /**
  * One part goes out as it is (the same array, no copy), several as a compound;
- * `checksum` wraps the result, which comes from `slabs` when given; `memo` learns
- * what a built packet is made of. Throws `RangeError` beyond 255 parts or for a
- * part over 65535 bytes, which no datagram can hold anyway.
+ * `checksum` wraps the result, which comes from `slabs` when given; `inMemory`
+ * makes it a `BuiltPacket` that keeps its parts. Throws `RangeError` beyond 255
+ * parts or for a part over 65535 bytes, which no datagram can hold anyway.
  */
 export const encodePacket = (
   parts: ReadonlyArray<Uint8Array>,
   checksum: boolean,
   slabs?: Slabs,
-  memo?: PartMemo
+  inMemory = false
 ): Uint8Array => {
   const n = parts.length
   if (n === 1 && !checksum) return parts[0]!
@@ -68,7 +68,14 @@ export const encodePacket = (
       body += p.length
     }
   }
-  const out = slabs === undefined ? new Uint8Array(head + body) : slabs.allocate(head + body)
+  const size = head + body
+  const out = inMemory
+    ? slabs === undefined
+      ? new BuiltPacket(new ArrayBuffer(size), 0, size, parts)
+      : slabs.allocateWith(size, (buffer, offset) => new BuiltPacket(buffer, offset, size, parts))
+    : slabs === undefined
+    ? new Uint8Array(size)
+    : slabs.allocate(size)
   if (n === 1) out.set(parts[0]!, head)
   else {
     out[head] = MessageType.compound
@@ -91,7 +98,6 @@ export const encodePacket = (
     out[3] = (crc >>> 8) & 0xff
     out[4] = crc & 0xff
   }
-  memo?.built(out, parts)
   return out
 }
 
@@ -102,16 +108,21 @@ export const encodePacket = (
  * A datagram lives until it is sent or delivered; a slab goes with its last datagram.
  */
 export class Slabs {
-  private slab = new Uint8Array(0)
+  private slab = new ArrayBuffer(0)
   private used = 0
 
   allocate(n: number): Uint8Array {
-    if (n > SLAB_BYTES / 8) return new Uint8Array(n)
-    if (this.used + n > this.slab.length) {
-      this.slab = new Uint8Array(SLAB_BYTES)
+    return this.allocateWith(n, plainView)
+  }
+
+  /** `n` bytes as the array `make` makes over a slab (or over a buffer of their own, when large). */
+  allocateWith<T extends Uint8Array>(n: number, make: (buffer: ArrayBuffer, offset: number, n: number) => T): T {
+    if (n > SLAB_BYTES / 8) return make(new ArrayBuffer(n), 0, n)
+    if (this.used + n > this.slab.byteLength) {
+      this.slab = new ArrayBuffer(SLAB_BYTES)
       this.used = 0
     }
-    const out = this.slab.subarray(this.used, this.used + n)
+    const out = make(this.slab, this.used, n)
     // the next one starts 8-aligned, as a separate allocation would
     this.used += (n + 7) & ~7
     return out
@@ -119,6 +130,8 @@ export class Slabs {
 }
 
 const SLAB_BYTES = 64 * 1024
+
+const plainView = (buffer: ArrayBuffer, offset: number, n: number) => new Uint8Array(buffer, offset, n)
 
 /** Decodes one message filling `[start, end)` exactly, with `r` (reset to that range). */
 const decodePart = (
@@ -179,41 +192,32 @@ const decodeCompound = (
 }
 
 /**
- * The messages of a packet built from `parts`, each part decoded once for all its receivers
- * (see `PartMemo`); a part that does not decode is decoded again each time, for its errors.
+ * The messages of a packet built from `parts`: those an in-memory codec encoded are read from
+ * the part, any other part is decoded from its bytes.
  */
-const decodeParts = (
-  parts: ReadonlyArray<Uint8Array>,
-  memo: PartMemo,
-  interner: Interner | undefined
-): DecodedPacket => {
+const messagesOf = (parts: ReadonlyArray<Uint8Array>, interner: Interner | undefined): DecodedPacket => {
   const messages: Array<PacketMessage> = []
   const errors: Array<DecodeError> = []
   for (const part of parts) {
-    const known = memo.message(part)
-    if (known !== undefined) {
-      messages.push(known)
+    if (part instanceof EncodedMessage) {
+      messages.push(part.message)
       continue
     }
     const bytes = asPlainBytes(part)
-    const before = messages.length
     decodePart(new Reader(bytes, 0, bytes.length, true, interner), bytes, 0, bytes.length, messages, errors)
-    if (messages.length > before) memo.decoded(part, messages[before]!)
   }
   return { messages, errors }
 }
 
 /**
  * Never throws: every failure becomes a `DecodeError` in the result. Byte fields are views of
- * `input`, or with an `interner` its shared copies when short; names too come from it. With a
- * `memo`, a packet it built is read from the messages of its parts (the same messages).
+ * `input`, or with an `interner` its shared copies when short; names too come from it. With
+ * `inMemory`, a datagram an in-memory codec built is read from what it carries (see `InMemory.ts`).
  */
-export const decodePacket = (input: Uint8Array, interner?: Interner, memo?: PartMemo): DecodedPacket => {
-  if (memo !== undefined) {
-    const parts = memo.partsOf(input)
-    if (parts !== undefined) return decodeParts(parts, memo, interner)
-    const known = memo.message(input)
-    if (known !== undefined) return { messages: [known], errors: [] }
+export const decodePacket = (input: Uint8Array, interner?: Interner, inMemory = false): DecodedPacket => {
+  if (inMemory) {
+    if (input instanceof BuiltPacket) return messagesOf(input.parts, interner)
+    if (input instanceof EncodedMessage) return { messages: [input.message], errors: [] }
   }
   const bytes = asPlainBytes(input)
   const messages: Array<PacketMessage> = []
@@ -238,11 +242,7 @@ export const decodePacket = (input: Uint8Array, interner?: Interner, memo?: Part
     }
     const r = new Reader(bytes, start, bytes.length, true, interner)
     if (bytes[start] === MessageType.compound) decodeCompound(r, bytes, start, messages, errors)
-    else {
-      decodePart(r, bytes, start, bytes.length, messages, errors)
-      // a bare message: the packet is its one part
-      if (memo !== undefined && start === 0 && messages.length === 1) memo.decoded(input, messages[0]!)
-    }
+    else decodePart(r, bytes, start, bytes.length, messages, errors)
   } catch (e) {
     // Unreachable by design (each part is guarded); kept so the contract holds regardless.
     errors.push(toDecodeError(e))

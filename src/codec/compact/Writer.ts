@@ -70,6 +70,14 @@ export class Writer {
     return out
   }
 
+  /** As `finish`, into the array `make` returns for the byte count. */
+  finishInto<T extends Uint8Array>(start: number, make: (length: number) => T): T {
+    const out = make(this.pos - start)
+    out.set(this.buf.subarray(start, this.pos))
+    if (this.buf.length > RETAINED_BYTES) this.buf = new Uint8Array(INITIAL_BYTES)
+    return out
+  }
+
   u8(value: number): void {
     this.ensure(1)
     this.buf[this.pos++] = value
