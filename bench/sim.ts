@@ -381,7 +381,7 @@ const runCluster = (
 const child = async (n: number, virtualMs: number, budgetSeconds: number, profiling: Profiling | undefined) => {
   const time = makeVirtualTime()
   const program = runCluster(n, virtualMs, budgetSeconds, profiling, time.advance).pipe(
-    Effect.provide(SimNetwork.layer({ shareDatagrams: !copyDatagrams })),
+    Effect.provide(SimNetwork.layer({ shareBytes: !copyDatagrams })),
     // one timer wheel and one member directory for every node of the simulated network
     Effect.provide(Layer.mergeAll(Timers.layer, SharedDirectory.layer)),
     time.provide,

@@ -59,13 +59,13 @@ export interface SimNetworkOptions {
    */
   readonly streamInboxCapacity?: number
   /**
-   * Receivers get the very array the sender passed rather than a copy, as a kernel would
-   * make. Only for senders that never write into an array once sent and receivers that
-   * never write into one they got, as the node stack does; it lets one codec serve a whole
-   * network and its receivers read the messages its senders encoded (`CompactCodec.layerInMemory`).
-   * Default false.
+   * Receivers get the very arrays senders passed (datagrams and stream chunks) rather than
+   * copies, as a kernel would make. Only for senders that never write into an array once sent
+   * and receivers that never write into one they got, as the node stack does; it lets one
+   * codec serve a whole network and its receivers read the messages its senders encoded
+   * (`CompactCodec.layerInMemory`). Default false.
    */
-  readonly shareDatagrams?: boolean
+  readonly shareBytes?: boolean
 }
 
 /**
@@ -133,8 +133,8 @@ const make = Effect.fnUntraced(function*(options?: SimNetworkOptions) {
   const sleep = (millis: number) => clock.sleep(Duration.millis(Math.max(0, millis)))
   // the hub schedules deliveries, the scheduler hands them back to the hub when due
   const scheduler = makeScheduler<Delivery>(clock, (d, at) => hub.deliver(d, at))
-  const shareDatagrams = options?.shareDatagrams === true
-  const hub = new Hub({ link, maxPacketSize, packetQueueCapacity, streamBacklog, shareDatagrams }, now, scheduler.schedule)
+  const shareBytes = options?.shareBytes === true
+  const hub = new Hub({ link, maxPacketSize, packetQueueCapacity, streamBacklog, shareBytes }, now, scheduler.schedule)
   yield* Effect.forkScoped(scheduler.run)
 
   const dial = Effect.fnUntraced(function*(self: SimNode, to: string, timeoutMillis: number) {

@@ -61,7 +61,7 @@ const run = (n: number, virtualMs: number, seed: number, inMemory = true) =>
     for (const node of nodes) yield* Scope.close(node.scope, Exit.void)
     return { hash: hash.toString(16).padStart(8, "0"), events, alive: last.filter((m) => m.state === "alive").length }
   }).pipe(
-    Effect.provide(SimNetwork.layer({ shareDatagrams: inMemory })),
+    Effect.provide(SimNetwork.layer({ shareBytes: inMemory })),
     Effect.provide(Layer.mergeAll(Timers.layer, SharedDirectory.layer)),
     // One instant of a 1,000-node join storm can keep the woken fibers busy for seconds of real
     // time; the clock must wait for them however long that takes, or the run depends on the machine.

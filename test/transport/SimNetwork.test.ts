@@ -98,7 +98,7 @@ describe("SimNetwork packets", () => {
         assert.deepStrictEqual((yield* drain(b))[0]!.bytes, bytes(1, 1))
       })))
 
-  it.effect("with shareDatagrams, hands over the sender's array itself", () =>
+  it.effect("with shareBytes, hands over the sender's arrays themselves, datagrams and stream chunks", () =>
     withNet((net) =>
       Effect.gen(function*() {
         const a = yield* net.bind(A)
@@ -107,7 +107,13 @@ describe("SimNetwork packets", () => {
         yield* a.sendPacket(B, buffer)
         yield* TestClock.adjust(1)
         assert.strictEqual((yield* drain(b))[0]!.bytes, buffer)
-      }), { shareDatagrams: true }))
+        const [dialing, accepting] = yield* connect(a, b)
+        const chunk = bytes(2, 3, 4)
+        yield* dialing.write(chunk)
+        const reading = yield* Effect.forkChild(accepting.read)
+        yield* TestClock.adjust(1)
+        assert.strictEqual(yield* Fiber.join(reading), chunk)
+      }), { shareBytes: true }))
 
   const jitterRun = (seed: number) =>
     withNet((net) =>

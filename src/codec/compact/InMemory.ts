@@ -1,6 +1,6 @@
 /**
  * Datagrams that carry what they were made from, for a transport that hands the
- * receiver the very array the sender built (`SimNetwork` with `shareDatagrams`).
+ * receiver the very array the sender built (`SimNetwork` with `shareBytes`).
  * A simulated cluster delivers each broadcast thousands of times, piggybacked in
  * compounds, and every receiver would decode the same bytes into the same message.
  * An in-memory codec instead encodes each message into an `EncodedMessage` that

@@ -24,8 +24,8 @@ export interface HubSettings {
   readonly maxPacketSize: number
   readonly packetQueueCapacity: number
   readonly streamBacklog: number
-  /** Deliver the sender's array itself (see `SimNetworkOptions.shareDatagrams`). */
-  readonly shareDatagrams: boolean
+  /** Deliver the sender's arrays themselves (see `SimNetworkOptions.shareBytes`). */
+  readonly shareBytes: boolean
 }
 
 /**
@@ -238,7 +238,7 @@ export class Hub implements StreamHost {
     // copied as a kernel would (the sender may reuse its buffer, the receiver may own what it
     // gets), unless the network's nodes promise not to
     const at = this.now() + drawDelay(link, random)
-    const sent = this.settings.shareDatagrams ? bytes : bytes.slice()
+    const sent = this.settings.shareBytes ? bytes : bytes.slice()
     this.schedule(new Delivery(Kind.Packet, at, from, dest, sent, undefined, 0))
     return undefined
   }
@@ -257,7 +257,7 @@ export class Hub implements StreamHost {
     if (endpoint.closed) return closedError(endpoint.remote, "the stream is closed")
     if (endpoint.peerClosed) return closedError(endpoint.remote, "the peer closed the stream")
     endpoint.owner.stats.streamBytesSent += bytes.length
-    this.sendOnStream(Kind.Chunk, endpoint, bytes.slice(), random)
+    this.sendOnStream(Kind.Chunk, endpoint, this.settings.shareBytes ? bytes : bytes.slice(), random)
     return undefined
   }
 
