@@ -1,7 +1,8 @@
 /**
  * Whole clusters in one process: n nodes (full `Membership` stack, compact codec)
  * on `SimNetwork` in virtual time (`VirtualTime.ts`), seeded `Random`, sharing one
- * timer wheel and one member directory. Node i joins node-0 at t = i ms
+ * timer wheel, one member directory and one in-memory codec (receivers read the
+ * messages senders encoded; `--copy-datagrams` decodes a copy each). Node i joins node-0 at t = i ms
  * (virtual); the run lasts 60 virtual seconds from t = 0. Then, once converged:
  * 10 quiet seconds, one metadata update and one crash, each timed at every node.
  * Each size runs in its own child process so that heap figures and timings do
@@ -54,7 +55,7 @@ interface Result {
   /** Wall seconds at the end of each virtual second (index 0 = after the first one). */
   readonly timeline: ReadonlyArray<number>
   readonly packetsDelivered: number
-  /** Messages decoded from delivered packets (a compound carries several), and how many were alives. */
+  /** Messages received in delivered packets (a compound carries several), and how many were alives. */
   readonly messages: number
   readonly alives: number
   readonly packetsSent: number
@@ -120,7 +121,7 @@ const copyDatagrams = process.argv.includes("--copy-datagrams")
 /** `--seed N`: the seed of every run (default 1); convergence times vary with it by a few seconds. */
 const seed = Number(arg("seed") ?? 1)
 
-/** One compact codec for every node, counting what it decodes (two additions per packet). */
+/** One compact codec for every node, counting the messages it hands over (two additions per packet). */
 const decoded = { messages: 0, alives: 0 }
 const countingCodec = Layer.succeed(Codec, (() => {
   const codec = makeCompactCodec({ inMemory: !copyDatagrams })
@@ -484,7 +485,7 @@ const parent = async () => {
         : "Receivers share the sender's datagram and read the messages it carries (--copy-datagrams: each decodes its own copy)."
     }`,
     `       converged = every checked node lists all n alive (all nodes up to 100, else 25 spread over the cluster);`,
-    `       "converged by" = first whole virtual second at which that held. messages = decoded from delivered packets`,
+    `       "converged by" = first whole virtual second at which that held. messages = received in delivered packets`,
     `       (compounds carry several). heap/node = (heap after − heap before the nodes started) / n. Virtual time comes`,
     `       from bench/VirtualTime.ts; one timer wheel and one member directory serve the whole network. After the run:`,
     `       10 quiet virtual s, then node n/2 updates its metadata, then node n/3 crashes; each is timed at every node.`

@@ -1,8 +1,11 @@
 /**
  * The Effect shell around `NodeCore`: one actor fiber owns the core and feeds it
  * one mailbox input at a time; everything the core asks for (packets, timers,
- * stream exchanges, events) is carried out here. Every fiber lives in the scope
- * the node is built in, so closing it stops the node completely.
+ * stream exchanges, events) is carried out here. While the actor waits on an empty
+ * mailbox, an input from plain code (a timer, a datagram a transport hands over) is
+ * handled where it arrives instead (`handleNow`): still one input at a time, in order.
+ * Every fiber lives in the scope the node is built in, so closing it stops the node
+ * completely.
  */
 import { Cause, Clock, Deferred, Effect, Exit, FiberSet, Queue, Random } from "effect"
 import type { Scope } from "effect"

@@ -86,33 +86,37 @@ describe("SimNetwork packets", () => {
         assert.isTrue(got.every((p) => p.at === 0))
       }), { link: { latency: 0 } }))
 
+  /** A datagram and a stream chunk from A to B, each changed by its sender once sent; what B got. */
+  const sendThenChange = (net: SimNetworkShape) =>
+    Effect.gen(function*() {
+      const a = yield* net.bind(A)
+      const b = yield* net.bind(B)
+      const datagram = bytes(1, 1)
+      yield* a.sendPacket(B, datagram)
+      datagram[0] = 7
+      yield* TestClock.adjust(1)
+      const [dialing, accepting] = yield* connect(a, b)
+      const chunk = bytes(2, 3, 4)
+      yield* dialing.write(chunk)
+      chunk[0] = 7
+      const reading = yield* Effect.forkChild(accepting.read)
+      yield* TestClock.adjust(1)
+      return { sent: [datagram, chunk], got: [(yield* drain(b))[0]!.bytes, yield* Fiber.join(reading)] }
+    })
+
   it.effect("copies the bytes: the sender may reuse its buffer", () =>
     withNet((net) =>
       Effect.gen(function*() {
-        const a = yield* net.bind(A)
-        const b = yield* net.bind(B)
-        const buffer = bytes(1, 1)
-        yield* a.sendPacket(B, buffer)
-        buffer[0] = 7
-        yield* TestClock.adjust(1)
-        assert.deepStrictEqual((yield* drain(b))[0]!.bytes, bytes(1, 1))
+        const { got } = yield* sendThenChange(net)
+        assert.deepStrictEqual(got, [bytes(1, 1), bytes(2, 3, 4)])
       })))
 
   it.effect("with shareBytes, hands over the sender's arrays themselves, datagrams and stream chunks", () =>
     withNet((net) =>
       Effect.gen(function*() {
-        const a = yield* net.bind(A)
-        const b = yield* net.bind(B)
-        const buffer = bytes(1, 1)
-        yield* a.sendPacket(B, buffer)
-        yield* TestClock.adjust(1)
-        assert.strictEqual((yield* drain(b))[0]!.bytes, buffer)
-        const [dialing, accepting] = yield* connect(a, b)
-        const chunk = bytes(2, 3, 4)
-        yield* dialing.write(chunk)
-        const reading = yield* Effect.forkChild(accepting.read)
-        yield* TestClock.adjust(1)
-        assert.strictEqual(yield* Fiber.join(reading), chunk)
+        const { got, sent } = yield* sendThenChange(net)
+        assert.strictEqual(got[0], sent[0])
+        assert.strictEqual(got[1], sent[1])
       }), { shareBytes: true }))
 
   const jitterRun = (seed: number) =>
