@@ -54,6 +54,13 @@ export const makeVirtualTime = (): VirtualTime => {
       })
   }
 
+  /** Starts the loop from outside it, once: inside it, the loop carries on by itself. */
+  const kick = (): void => {
+    if (driving || kicked) return
+    kicked = true
+    setImmediate(drive)
+  }
+
   /** Runs queued tasks, and the tasks they queue, until none is left. */
   const drain = (): void => {
     while (tasks.length > 0) {
@@ -71,10 +78,7 @@ export const makeVirtualTime = (): VirtualTime => {
       scheduleTask: (task) => {
         tasks.push(task)
         // woken from outside the loop (a real promise settled): run the loop again
-        if (!driving && !kicked) {
-          kicked = true
-          setImmediate(drive)
-        }
+        kick()
       },
       flush: drain
     })
@@ -108,10 +112,7 @@ export const makeVirtualTime = (): VirtualTime => {
       target = now + ms
       waiting = resume
       // from inside the loop (the usual case) the loop carries on; from outside, start it
-      if (!driving && !kicked) {
-        kicked = true
-        setImmediate(drive)
-      }
+      kick()
     })
 
   return {

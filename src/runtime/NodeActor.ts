@@ -722,7 +722,6 @@ export const makeNode = (
         return
       }
       if (waiting) return handleNow(input)
-      waiting = false
       if (!Queue.offerUnsafe(mailbox, input)) {
         counters.handoffDropped += input.messages.length
         unadmit(input.messages)

@@ -69,13 +69,10 @@ export const encodePacket = (
     }
   }
   const size = head + body
-  const out = inMemory
-    ? slabs === undefined
-      ? new BuiltPacket(new ArrayBuffer(size), 0, size, parts)
-      : slabs.allocateWith(size, (buffer, offset) => new BuiltPacket(buffer, offset, size, parts))
-    : slabs === undefined
-    ? new Uint8Array(size)
-    : slabs.allocate(size)
+  const make = inMemory
+    ? (buffer: ArrayBuffer, offset: number, n: number) => new BuiltPacket(buffer, offset, n, parts)
+    : plainView
+  const out = slabs === undefined ? make(new ArrayBuffer(size), 0, size) : slabs.allocateWith(size, make)
   if (n === 1) out.set(parts[0]!, head)
   else {
     out[head] = MessageType.compound

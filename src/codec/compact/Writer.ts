@@ -66,7 +66,7 @@ export class Writer {
   /** A copy of `[start, pos)`, safe to keep after the scratch is reused. */
   finish(start: number): Uint8Array {
     const out = this.buf.slice(start, this.pos)
-    if (this.buf.length > RETAINED_BYTES) this.buf = new Uint8Array(INITIAL_BYTES)
+    this.reclaim()
     return out
   }
 
@@ -74,8 +74,13 @@ export class Writer {
   finishInto<T extends Uint8Array>(start: number, make: (length: number) => T): T {
     const out = make(this.pos - start)
     out.set(this.buf.subarray(start, this.pos))
-    if (this.buf.length > RETAINED_BYTES) this.buf = new Uint8Array(INITIAL_BYTES)
+    this.reclaim()
     return out
+  }
+
+  /** After a big push/pull, gives the memory back rather than keep it for every later ping. */
+  private reclaim(): void {
+    if (this.buf.length > RETAINED_BYTES) this.buf = new Uint8Array(INITIAL_BYTES)
   }
 
   u8(value: number): void {

@@ -235,12 +235,17 @@ export class Hub implements StreamHost {
       stats.packetsDropped++
       return undefined
     }
-    // copied as a kernel would (the sender may reuse its buffer, the receiver may own what it
-    // gets), unless the network's nodes promise not to
     const at = this.now() + drawDelay(link, random)
-    const sent = this.settings.shareBytes ? bytes : bytes.slice()
-    this.schedule(new Delivery(Kind.Packet, at, from, dest, sent, undefined, 0))
+    this.schedule(new Delivery(Kind.Packet, at, from, dest, this.carried(bytes), undefined, 0))
     return undefined
+  }
+
+  /**
+   * What the receiver gets of `bytes`: a copy, as a kernel makes (the sender may reuse its
+   * buffer, the receiver may own what it gets), unless the network's nodes promise not to.
+   */
+  private carried(bytes: Uint8Array): Uint8Array {
+    return this.settings.shareBytes ? bytes : bytes.slice()
   }
 
   // ---------------------------------------------------------------- streams
@@ -257,7 +262,7 @@ export class Hub implements StreamHost {
     if (endpoint.closed) return closedError(endpoint.remote, "the stream is closed")
     if (endpoint.peerClosed) return closedError(endpoint.remote, "the peer closed the stream")
     endpoint.owner.stats.streamBytesSent += bytes.length
-    this.sendOnStream(Kind.Chunk, endpoint, this.settings.shareBytes ? bytes : bytes.slice(), random)
+    this.sendOnStream(Kind.Chunk, endpoint, this.carried(bytes), random)
     return undefined
   }
 
