@@ -27,7 +27,8 @@ import { Interner } from "./Interner.ts"
  * (port out of range, vsn not 6 bytes, non-uint32 numbers, oversized fields).
  *
  * `inMemory`: the codec of a simulated network, whose receivers get the arrays
- * their senders built; they read the messages those arrays carry (`InMemory.ts`).
+ * their senders built; they read the messages those arrays carry (`InMemory.ts`),
+ * datagrams and stream frames alike.
  */
 export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}): CodecShape => {
   const writer = new Writer()
@@ -46,8 +47,8 @@ export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}):
     packetOverhead: 0,
     encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs, inMemory),
     decodePacket: (bytes) => decodePacket(bytes, interner, inMemory),
-    encodeStream: (message) => encodeStream(writer, message),
-    decodeStream: (buffer) => decodeStream(buffer, interner)
+    encodeStream: (message) => encodeStream(writer, message, inMemory),
+    decodeStream: (buffer) => decodeStream(buffer, interner, inMemory)
   }
 }
 

@@ -477,6 +477,29 @@ describe("CompactCodec: in memory (receivers read the messages senders encoded)"
     expect(messages[0]).toBe(packetSamples[1])
     expect(errors.map((e) => e.reason)).toEqual(["UnknownType"])
   })
+
+  it("writes stream frames as the plain codec does; a whole frame it built is read from what it carries", () => {
+    for (const m of streamSamples) {
+      const frame = mem.encodeStream(m, streamOpts)
+      expect(frame.slice()).toEqual(codec.encodeStream(m, streamOpts))
+      expect(mem.decodeStream(frame, streamOpts)).toEqual({ _tag: "Complete", message: m, consumed: frame.length })
+      expect((mem.decodeStream(frame, streamOpts) as { message: StreamMessage }).message).toBe(m)
+    }
+  })
+
+  it("decodes stream bytes it did not build: a copy, a frame joined to the next one, a corrupted copy", () => {
+    const m = pushPull(3)
+    const frame = mem.encodeStream(m, streamOpts)
+    const copy = mem.decodeStream(frame.slice(), streamOpts) as { message: StreamMessage }
+    expect(copy.message).toEqual(m)
+    expect(copy.message).not.toBe(m)
+    const next = mem.encodeStream(errResp("next"), streamOpts)
+    const joined = mem.decodeStream(raw(frame, next), streamOpts)
+    expect(joined).toEqual({ _tag: "Complete", message: m, consumed: frame.length })
+    const corrupted = frame.slice()
+    corrupted[1] = 0xee
+    expect(mem.decodeStream(corrupted, streamOpts)._tag).toBe("Failed")
+  })
 })
 
 describe("CompactCodec: packet decode errors", () => {

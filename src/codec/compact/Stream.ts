@@ -8,6 +8,7 @@ import type { DecodeReason, StreamRead } from "../Codec.ts"
 import type { StreamMessage } from "../../protocol/Messages.ts"
 import type { Interner } from "../Interner.ts"
 import { isStreamType, readStreamMessage } from "./Decode.ts"
+import { EncodedStream } from "./InMemory.ts"
 import { writeStreamMessage } from "./Encode.ts"
 import { MAX_STREAM_FRAME_BYTES } from "./Limits.ts"
 import { asPlainBytes, decodeError, Reader, toDecodeError } from "./Reader.ts"
@@ -27,7 +28,7 @@ const failed = (reason: DecodeReason, message: string): StreamRead => ({
  * Encodes `message` as one frame. The body is written after `PREFIX_ROOM`
  * bytes and the prefix just before it, so the frame is copied out only once.
  */
-export const encodeStream = (w: Writer, message: StreamMessage): Uint8Array => {
+export const encodeStream = (w: Writer, message: StreamMessage, inMemory = false): Uint8Array => {
   w.reset(PREFIX_ROOM)
   writeStreamMessage(w, message)
   const length = w.pos - PREFIX_ROOM
@@ -36,14 +37,17 @@ export const encodeStream = (w: Writer, message: StreamMessage): Uint8Array => {
   }
   const start = PREFIX_ROOM - varintSize(length)
   putVarint(w.buf, start, length)
-  return w.finish(start)
+  return inMemory ? w.finishInto(start, (n) => new EncodedStream(n, message)) : w.finish(start)
 }
 
 /**
  * Decodes the first frame of `input`; bytes after it are left for the caller. Never throws.
- * With an `interner`, names and short byte fields are its shared copies.
+ * With an `interner`, names and short byte fields are its shared copies. With `inMemory`, a
+ * frame an in-memory codec built is read from what it carries (see `InMemory.ts`).
  */
-export const decodeStream = (input: Uint8Array, interner?: Interner): StreamRead => {
+export const decodeStream = (input: Uint8Array, interner?: Interner, inMemory = false): StreamRead => {
+  // a whole frame an in-memory codec built, handed over as it was written
+  if (inMemory && input instanceof EncodedStream) return { _tag: "Complete", message: input.message, consumed: input.length }
   try {
     const bytes = asPlainBytes(input)
     const n = bytes.length
