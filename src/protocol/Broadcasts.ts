@@ -53,8 +53,10 @@ export class BroadcastQueue {
   private readonly holder: KeyHolder
   private count = 0
   private nextId = 0
-  /** The slots one `take` walks off with (at most `MAX_PARTS`). */
+  /** The slots one `take` walks off with (at most `MAX_PARTS`), and those that go back up a tier with their keys. */
   private readonly taken = new Int32Array(MAX_PARTS)
+  private readonly movedSlots = new Int32Array(MAX_PARTS)
+  private readonly movedKeys = new Float64Array(MAX_PARTS)
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
 
@@ -119,13 +121,35 @@ export class BroadcastQueue {
       }
     }
     this.count -= out.length
+    // Taken tier by tier, each tier's best first: the ones not done go up a tier together.
+    let moved = 0
+    let to = -1
     for (let k = 0; k < out.length; k++) {
       const slot = taken[k]!
-      if (++this.transmits[slot]! >= transmitLimit) this.finish(slot)
-      else this.insert(slot)
+      const t = ++this.transmits[slot]!
+      if (t >= transmitLimit) {
+        this.finish(slot)
+        continue
+      }
+      if (t !== to) {
+        this.moveUp(to, moved)
+        to = t
+        moved = 0
+      }
+      this.movedSlots[moved] = slot
+      this.movedKeys[moved++] = this.key(slot)
     }
+    this.moveUp(to, moved)
     if (this.count === 0) this.shrink()
     return out
+  }
+
+  /** Puts back the `moved` slots taken last, keys descending, into tier `t`. */
+  private moveUp(t: number, moved: number): void {
+    if (moved === 0) return
+    while (this.tiers.length <= t) this.tiers.push(new Tier())
+    this.tiers[t]!.insertDescending(this.movedSlots, this.movedKeys, moved)
+    this.count += moved
   }
 
   /** Drops everything (a node shutting down), reporting each waiter as finished. */

@@ -75,6 +75,66 @@ export class Tier {
     return bytes
   }
 
+  /**
+   * Inserts `count` slots whose `keys` are in descending order (what one `take` moves up a
+   * tier): the ones that fall into the same block are merged into it in one pass, which
+   * moves the block's items once rather than once per slot.
+   */
+  insertDescending(slots: Int32Array, keys: Float64Array, count: number): void {
+    let k = 0
+    while (k < count) {
+      if (this.slots.length === 0) {
+        this.insert(slots[k]!, keys[k]!)
+        k++
+        continue
+      }
+      let b = this.blockOf(keys[k]!)
+      if (b === this.slots.length) b--
+      // the slots after it that belong to the same block: above the previous block's last key
+      const floor = b === 0 ? -1 : this.lasts[b - 1]!
+      let end = k + 1
+      while (end < count && keys[end]! > floor) end++
+      const n = this.counts[b]!
+      const total = n + end - k
+      if (end - k === 1 || total > BLOCK) {
+        // one slot, or more than the block holds: one by one, splitting as `insert` does
+        for (; k < end; k++) this.insert(slots[k]!, keys[k]!)
+        continue
+      }
+      let items = this.slots[b]!
+      let blockKeys = this.keys[b]!
+      if (total > items.length) {
+        let size = items.length * 2
+        while (size < total) size *= 2
+        const biggerItems = new Int32Array(Math.min(BLOCK, size))
+        const biggerKeys = new Float64Array(Math.min(BLOCK, size))
+        biggerItems.set(items.subarray(0, n))
+        biggerKeys.set(blockKeys.subarray(0, n))
+        this.slots[b] = items = biggerItems
+        this.keys[b] = blockKeys = biggerKeys
+      }
+      // merge from the top: the block's items and the new ones, largest key first
+      let i = n - 1
+      let w = total - 1
+      for (let p = k; p < end; w--) {
+        if (i >= 0 && blockKeys[i]! > keys[p]!) {
+          items[w] = items[i]!
+          blockKeys[w] = blockKeys[i]!
+          i--
+        } else {
+          items[w] = slots[p]!
+          blockKeys[w] = keys[p]!
+          p++
+        }
+      }
+      this.counts[b] = total
+      this.firsts[b] = blockKeys[0]!
+      this.lasts[b] = blockKeys[total - 1]!
+      this.length += end - k
+      k = end
+    }
+  }
+
   insert(slot: number, key: number): void {
     this.length++
     if (this.slots.length === 0) {
