@@ -60,6 +60,19 @@ export class Dissemination {
     return this.ctx.budget.message
   }
 
+  /**
+   * Runs `f`, whose membership changes join the queue as one sorted batch when it returns (a
+   * push/pull's state: see `BroadcastQueue.hold`).
+   */
+  batch<A>(f: () => A): A {
+    this.broadcasts.hold()
+    try {
+      return f()
+    } finally {
+      this.broadcasts.settle()
+    }
+  }
+
   /** Queues a membership change about the member with name id `member`; it replaces the one queued. */
   broadcast(member: number, bytes: Uint8Array, notify: number | undefined): void {
     this.broadcasts.enqueue(bytes, member, notify)

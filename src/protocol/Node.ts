@@ -305,28 +305,31 @@ export class NodeCore {
     // Incompatible entries among compatible ones are refused one by one (see `aliveNode`).
     // a remote state lists about the whole cluster: room for it in one step, not thirty
     this.table.reserve(remote.length)
-    for (const r of remote) {
-      switch (r.state) {
-        case WireState.alive: {
-          const id = this.directory.idOf(r.name)
-          this.noteReachable(r, this.table.slotOfId(id), now)
-          this.aliveNode(
-            { _tag: "Alive", incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn },
-            now,
-            false,
-            undefined,
-            id
-          )
-          break
+    // the alives it teaches us join the broadcast queue as one sorted batch
+    this.dissemination.batch(() => {
+      for (const r of remote) {
+        switch (r.state) {
+          case WireState.alive: {
+            const id = this.directory.idOf(r.name)
+            this.noteReachable(r, this.table.slotOfId(id), now)
+            this.aliveNode(
+              { _tag: "Alive", incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn },
+              now,
+              false,
+              undefined,
+              id
+            )
+            break
+          }
+          case WireState.left:
+            this.deadNode(Msg.dead(r.incarnation, r.name, r.name), now)
+            break
+          default:
+            // A remote "dead" opinion only makes us suspect: we let our own probes decide.
+            this.suspectNode(Msg.suspect(r.incarnation, r.name, this.name), now)
         }
-        case WireState.left:
-          this.deadNode(Msg.dead(r.incarnation, r.name, r.name), now)
-          break
-        default:
-          // A remote "dead" opinion only makes us suspect: we let our own probes decide.
-          this.suspectNode(Msg.suspect(r.incarnation, r.name, this.name), now)
       }
-    }
+    })
     return undefined
   }
 

@@ -19,6 +19,8 @@
 /** Slots per block at most, and room in a new tier's first block. */
 const BLOCK = 256
 const FIRST_BLOCK = 8
+/** Slots per block when a batch is cut into blocks: room left for later inserts. */
+const FILL = (BLOCK * 3) >>> 2
 
 /** Keys per unit of length: ids stay below it, so a key orders by length, then by id. */
 const LENGTH_UNIT = 2 ** 32
@@ -77,41 +79,43 @@ export class Tier {
 
   /**
    * Inserts `count` slots whose `keys` are in descending order (what one `take` moves up a
-   * tier): the ones that fall into the same block are merged into it in one pass, which
-   * moves the block's items once rather than once per slot.
+   * tier, or a push/pull's alives sorted): the ones that fall into the same block are merged
+   * into it in one pass, which moves the block's items once rather than once per slot. A block
+   * that overflows becomes as many blocks, each three quarters full.
    */
   insertDescending(slots: Int32Array, keys: Float64Array, count: number): void {
     let k = 0
+    if (this.slots.length === 0 && count > 0) {
+      this.insert(slots[0]!, keys[0]!)
+      k = 1
+    }
     while (k < count) {
-      if (this.slots.length === 0) {
-        this.insert(slots[k]!, keys[k]!)
-        k++
-        continue
-      }
       let b = this.blockOf(keys[k]!)
       if (b === this.slots.length) b--
       // the slots after it that belong to the same block: above the previous block's last key
       const floor = b === 0 ? -1 : this.lasts[b - 1]!
       let end = k + 1
       while (end < count && keys[end]! > floor) end++
-      const n = this.counts[b]!
-      const total = n + end - k
-      if (end - k === 1 || total > BLOCK) {
-        // one slot, or more than the block holds: one by one, splitting as `insert` does
-        for (; k < end; k++) this.insert(slots[k]!, keys[k]!)
+      if (end - k === 1) {
+        this.insert(slots[k]!, keys[k]!)
+        k = end
         continue
       }
+      const n = this.counts[b]!
+      const total = n + end - k
       let items = this.slots[b]!
       let blockKeys = this.keys[b]!
-      if (total > items.length) {
-        let size = items.length * 2
+      const inPlace = total <= BLOCK
+      if (!inPlace || total > items.length) {
+        // a bigger block, or one array holding the whole merge that is then cut into blocks
+        let size = inPlace ? items.length * 2 : total
         while (size < total) size *= 2
-        const biggerItems = new Int32Array(Math.min(BLOCK, size))
-        const biggerKeys = new Float64Array(Math.min(BLOCK, size))
+        const biggerItems = new Int32Array(inPlace ? Math.min(BLOCK, size) : size)
+        const biggerKeys = new Float64Array(biggerItems.length)
         biggerItems.set(items.subarray(0, n))
         biggerKeys.set(blockKeys.subarray(0, n))
-        this.slots[b] = items = biggerItems
-        this.keys[b] = blockKeys = biggerKeys
+        items = biggerItems
+        blockKeys = biggerKeys
       }
       // merge from the top: the block's items and the new ones, largest key first
       let i = n - 1
@@ -127,11 +131,40 @@ export class Tier {
           p++
         }
       }
-      this.counts[b] = total
-      this.firsts[b] = blockKeys[0]!
-      this.lasts[b] = blockKeys[total - 1]!
       this.length += end - k
       k = end
+      if (inPlace) {
+        this.slots[b] = items
+        this.keys[b] = blockKeys
+        this.counts[b] = total
+        this.firsts[b] = blockKeys[0]!
+        this.lasts[b] = blockKeys[total - 1]!
+        continue
+      }
+      const parts = Math.ceil(total / FILL)
+      const newSlots: Array<Int32Array> = []
+      const newKeys: Array<Float64Array> = []
+      const newCounts: Array<number> = []
+      const newFirsts: Array<number> = []
+      const newLasts: Array<number> = []
+      for (let part = 0; part < parts; part++) {
+        const from = Math.floor((part * total) / parts)
+        const to = Math.floor(((part + 1) * total) / parts)
+        const partItems = new Int32Array(BLOCK)
+        const partKeys = new Float64Array(BLOCK)
+        partItems.set(items.subarray(from, to))
+        partKeys.set(blockKeys.subarray(from, to))
+        newSlots.push(partItems)
+        newKeys.push(partKeys)
+        newCounts.push(to - from)
+        newFirsts.push(partKeys[0]!)
+        newLasts.push(partKeys[to - from - 1]!)
+      }
+      this.slots.splice(b, 1, ...newSlots)
+      this.keys.splice(b, 1, ...newKeys)
+      this.counts.splice(b, 1, ...newCounts)
+      this.firsts.splice(b, 1, ...newFirsts)
+      this.lasts.splice(b, 1, ...newLasts)
     }
   }
 

@@ -168,6 +168,51 @@ describe("broadcast queue against a plain model", () => {
     expect(taken).toBeGreaterThan(50_000)
     expect(q.size).toBeGreaterThan(1000)
   })
+
+  it("takes the same with items enqueued in held batches, replacements within a batch included", () => {
+    let seed = 3
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
+    const q = new BroadcastQueue()
+    const model = new ReferenceQueue()
+    let taken = 0
+    for (let step = 0; step < 1_500; step++) {
+      if (random() < 0.4) {
+        // a push/pull's worth: up to 400 items, some keys twice, into a queue of up to 2,000 keys
+        q.hold()
+        for (let n = Math.floor(random() * 400); n > 0; n--) {
+          const key = Math.floor(random() * 2000)
+          const item = new Uint8Array(20 + Math.floor(random() * 8))
+          q.enqueue(item, key)
+          model.enqueue(item, key)
+        }
+        q.settle()
+      } else {
+        const limit = Math.floor(random() * 1400)
+        const got = q.take(2, limit, 6)
+        const want = model.take(2, limit, 6, 255)
+        expect(got.length).toBe(want.length)
+        for (let i = 0; i < got.length; i++) expect(got[i]).toBe(want[i])
+        taken += got.length
+      }
+    }
+    expect(taken).toBeGreaterThan(10_000)
+  })
+
+  it("counts held items, and a clear while holding finishes them", () => {
+    const q = new BroadcastQueue()
+    q.enqueue(bytes(10, 1), 1, 1)
+    q.hold()
+    q.enqueue(bytes(10, 2), 2, 2)
+    q.enqueue(bytes(10, 3), 2, 3)
+    expect(q.size).toBe(2)
+    expect(q.finished).toEqual([2])
+    q.clear()
+    expect(q.size).toBe(0)
+    expect(q.finished.sort()).toEqual([1, 2, 3])
+    // and it no longer holds: what comes next is taken at once
+    q.enqueue(bytes(10, 4), 4)
+    expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([4])
+  })
 })
 
 describe("the gossip loop", () => {

@@ -59,6 +59,24 @@ describe("broadcast-queue tier against a sorted array", () => {
     expect(batches).toBeGreaterThan(1000)
   })
 
+  it("cuts a batch bigger than a block into blocks, into an empty tier and into a small one", () => {
+    for (const queued of [0, 10]) {
+      const tier = new Tier()
+      for (let id = 0; id < queued; id++) tier.insert(id, tierKey(40 + (id % 3), id))
+      const batch = Array.from({ length: 5000 }, (_, k) => ({ slot: 100 + k, key: tierKey(40 + (k % 4), 100 + k) }))
+      batch.sort((a, b) => b.key - a.key)
+      tier.insertDescending(Int32Array.from(batch, (b) => b.slot), Float64Array.from(batch, (b) => b.key), batch.length)
+      const want = [...batch, ...Array.from({ length: queued }, (_, id) => ({ slot: id, key: tierKey(40 + (id % 3), id) }))]
+      want.sort((a, b) => a.key - b.key)
+      expect(contents(tier)).toEqual(want.map((w) => w.slot))
+      expect(tier.length).toBe(5000 + queued)
+      expect(tier.blockCount).toBeGreaterThan(5000 / 256)
+      // every item is found again where its key says
+      for (const w of want) expect(tier.remove(w.slot, w.key)).toBe(true)
+      expect(tier.length).toBe(0)
+    }
+  })
+
   it("merges a batch into the blocks it falls into, older and newer keys alike", () => {
     const tier = new Tier()
     for (let id = 0; id < 600; id += 2) tier.insert(id, tierKey(50, id))
