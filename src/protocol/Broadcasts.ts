@@ -56,10 +56,9 @@ export class BroadcastQueue {
   private readonly holder: KeyHolder
   private count = 0
   private nextId = 0
-  /** The slots one `take` walks off with (at most `MAX_PARTS`), and those that go back up a tier with their keys. */
+  /** The slots one `take` walks off with (at most `MAX_PARTS`); those that go back up a tier are then kept at its front, their keys beside. */
   private readonly taken = new Int32Array(MAX_PARTS)
-  private readonly movedSlots = new Int32Array(MAX_PARTS)
-  private readonly movedKeys = new Float64Array(MAX_PARTS)
+  private readonly movedKeys: Array<number> = []
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
   /** Whether enqueued items wait in `held` until `settle`, and those items (stale entries skipped). */
@@ -126,10 +125,9 @@ export class BroadcastQueue {
       slots.push(slot)
     }
     slots.sort((a, b) => this.key(b) - this.key(a))
-    const keys = new Float64Array(slots.length)
-    for (let i = 0; i < slots.length; i++) keys[i] = this.key(slots[i]!)
+    const keys = slots.map((slot) => this.key(slot))
     if (this.tiers.length === 0) this.tiers.push(new Tier())
-    this.tiers[0]!.insertDescending(Int32Array.from(slots), keys, slots.length)
+    this.tiers[0]!.insertDescending(slots, keys, 0, slots.length)
   }
 
   /**
@@ -159,8 +157,11 @@ export class BroadcastQueue {
       }
     }
     this.count -= out.length
-    // Taken tier by tier, each tier's best first: the ones not done go up a tier together.
+    // Taken tier by tier, each tier's best first: the ones not done go up a tier together,
+    // gathered at the front of `taken` (never past where the walk reads).
+    const keys = this.movedKeys
     let moved = 0
+    let group = 0
     let to = -1
     for (let k = 0; k < out.length; k++) {
       const slot = taken[k]!
@@ -170,24 +171,24 @@ export class BroadcastQueue {
         continue
       }
       if (t !== to) {
-        this.moveUp(to, moved)
+        this.moveUp(to, group, moved)
         to = t
-        moved = 0
+        group = moved
       }
-      this.movedSlots[moved] = slot
-      this.movedKeys[moved++] = this.key(slot)
+      taken[moved] = slot
+      keys[moved++] = this.key(slot)
     }
-    this.moveUp(to, moved)
+    this.moveUp(to, group, moved)
     if (this.count === 0) this.shrink()
     return out
   }
 
-  /** Puts back the `moved` slots taken last, keys descending, into tier `t`. */
-  private moveUp(t: number, moved: number): void {
-    if (moved === 0) return
+  /** Puts `taken[from, to)` back, keys descending, into tier `t`. */
+  private moveUp(t: number, from: number, to: number): void {
+    if (to === from) return
     while (this.tiers.length <= t) this.tiers.push(new Tier())
-    this.tiers[t]!.insertDescending(this.movedSlots, this.movedKeys, moved)
-    this.count += moved
+    this.tiers[t]!.insertDescending(this.taken, this.movedKeys, from, to)
+    this.count += to - from
   }
 
   /** Drops everything (a node shutting down), reporting each waiter as finished. */

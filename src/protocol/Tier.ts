@@ -78,24 +78,24 @@ export class Tier {
   }
 
   /**
-   * Inserts `count` slots whose `keys` are in descending order (what one `take` moves up a
-   * tier, or a push/pull's alives sorted): the ones that fall into the same block are merged
-   * into it in one pass, which moves the block's items once rather than once per slot. A block
-   * that overflows becomes as many blocks, each three quarters full.
+   * Inserts `slots[from, until)`, whose `keys` (same places) are in descending order (what one
+   * `take` moves up a tier, or a push/pull's alives sorted): the ones that fall into the same
+   * block are merged into it in one pass, which moves the block's items once rather than once
+   * per slot. A block that overflows becomes as many blocks, each three quarters full.
    */
-  insertDescending(slots: Int32Array, keys: Float64Array, count: number): void {
-    let k = 0
-    if (this.slots.length === 0 && count > 0) {
-      this.insert(slots[0]!, keys[0]!)
-      k = 1
+  insertDescending(slots: ArrayLike<number>, keys: ArrayLike<number>, from: number, until: number): void {
+    let k = from
+    if (this.slots.length === 0 && k < until) {
+      this.insert(slots[k]!, keys[k]!)
+      k++
     }
-    while (k < count) {
+    while (k < until) {
       let b = this.blockOf(keys[k]!)
       if (b === this.slots.length) b--
       // the slots after it that belong to the same block: above the previous block's last key
       const floor = b === 0 ? -1 : this.lasts[b - 1]!
       let end = k + 1
-      while (end < count && keys[end]! > floor) end++
+      while (end < until && keys[end]! > floor) end++
       if (end - k === 1) {
         this.insert(slots[k]!, keys[k]!)
         k = end
@@ -103,14 +103,23 @@ export class Tier {
       }
       const n = this.counts[b]!
       const total = n + end - k
-      let items = this.slots[b]!
-      let blockKeys = this.keys[b]!
+      let items: Int32Array | Array<number> = this.slots[b]!
+      let blockKeys: Float64Array | Array<number> = this.keys[b]!
       const inPlace = total <= BLOCK
-      if (!inPlace || total > items.length) {
-        // a bigger block, or one array holding the whole merge that is then cut into blocks
-        let size = inPlace ? items.length * 2 : total
+      if (!inPlace) {
+        // the whole merge in plain arrays (the garbage collector's, not malloc's), then cut into blocks
+        const merged = new Array<number>(total)
+        const mergedKeys = new Array<number>(total)
+        for (let j = 0; j < n; j++) {
+          merged[j] = items[j]!
+          mergedKeys[j] = blockKeys[j]!
+        }
+        items = merged
+        blockKeys = mergedKeys
+      } else if (total > items.length) {
+        let size = items.length * 2
         while (size < total) size *= 2
-        const biggerItems = new Int32Array(inPlace ? Math.min(BLOCK, size) : size)
+        const biggerItems = new Int32Array(Math.min(BLOCK, size))
         const biggerKeys = new Float64Array(biggerItems.length)
         biggerItems.set(items.subarray(0, n))
         biggerKeys.set(blockKeys.subarray(0, n))
@@ -134,8 +143,9 @@ export class Tier {
       this.length += end - k
       k = end
       if (inPlace) {
-        this.slots[b] = items
-        this.keys[b] = blockKeys
+        // merged in place: still the block's typed arrays
+        this.slots[b] = items as Int32Array
+        this.keys[b] = blockKeys as Float64Array
         this.counts[b] = total
         this.firsts[b] = blockKeys[0]!
         this.lasts[b] = blockKeys[total - 1]!
@@ -150,10 +160,13 @@ export class Tier {
       for (let part = 0; part < parts; part++) {
         const from = Math.floor((part * total) / parts)
         const to = Math.floor(((part + 1) * total) / parts)
-        const partItems = new Int32Array(BLOCK)
-        const partKeys = new Float64Array(BLOCK)
-        partItems.set(items.subarray(from, to))
-        partKeys.set(blockKeys.subarray(from, to))
+        // sized to fit, as `insert` sizes the halves of a split: a block grows when it next takes one
+        const partItems = new Int32Array(to - from)
+        const partKeys = new Float64Array(to - from)
+        for (let j = from; j < to; j++) {
+          partItems[j - from] = items[j]!
+          partKeys[j - from] = blockKeys[j]!
+        }
         newSlots.push(partItems)
         newKeys.push(partKeys)
         newCounts.push(to - from)

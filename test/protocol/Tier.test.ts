@@ -37,7 +37,7 @@ describe("broadcast-queue tier against a sorted array", () => {
         const size = 1 + Math.floor(random() * 60)
         const batch = Array.from({ length: size }, () => fresh())
         batch.sort((a, b) => b.key - a.key)
-        tier.insertDescending(Int32Array.from(batch, (b) => b.slot), Float64Array.from(batch, (b) => b.key), size)
+        tier.insertDescending(Int32Array.from(batch, (b) => b.slot), Float64Array.from(batch, (b) => b.key), 0, size)
         model.push(...batch)
         batches++
       } else {
@@ -65,7 +65,7 @@ describe("broadcast-queue tier against a sorted array", () => {
       for (let id = 0; id < queued; id++) tier.insert(id, tierKey(40 + (id % 3), id))
       const batch = Array.from({ length: 5000 }, (_, k) => ({ slot: 100 + k, key: tierKey(40 + (k % 4), 100 + k) }))
       batch.sort((a, b) => b.key - a.key)
-      tier.insertDescending(Int32Array.from(batch, (b) => b.slot), Float64Array.from(batch, (b) => b.key), batch.length)
+      tier.insertDescending(Int32Array.from(batch, (b) => b.slot), Float64Array.from(batch, (b) => b.key), 0, batch.length)
       const want = [...batch, ...Array.from({ length: queued }, (_, id) => ({ slot: id, key: tierKey(40 + (id % 3), id) }))]
       want.sort((a, b) => a.key - b.key)
       expect(contents(tier)).toEqual(want.map((w) => w.slot))
@@ -82,7 +82,7 @@ describe("broadcast-queue tier against a sorted array", () => {
     for (let id = 0; id < 600; id += 2) tier.insert(id, tierKey(50, id))
     // odd ids interleave with the queued even ones; one longer item goes past the end
     const batch = [tierKey(60, 1000), ...Array.from({ length: 40 }, (_, k) => tierKey(50, 599 - 2 * k))]
-    tier.insertDescending(Int32Array.from([1000, ...Array.from({ length: 40 }, (_, k) => 599 - 2 * k)]), Float64Array.from(batch), batch.length)
+    tier.insertDescending(Int32Array.from([1000, ...Array.from({ length: 40 }, (_, k) => 599 - 2 * k)]), Float64Array.from(batch), 0, batch.length)
     const want = [...Array.from({ length: 300 }, (_, k) => 2 * k), ...Array.from({ length: 40 }, (_, k) => 521 + 2 * k), 1000]
     want.sort((a, b) => (a === 1000 ? 1 : b === 1000 ? -1 : a - b))
     expect(contents(tier)).toEqual(want)
