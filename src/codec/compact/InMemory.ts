@@ -18,20 +18,26 @@
  */
 import type { PacketMessage, StreamMessage } from "../../protocol/Messages.ts"
 
-/** One encoded message, and the message it encodes. */
-export class EncodedMessage extends Uint8Array {
+/** Bytes, and the message they encode. */
+class Carrying<M> extends Uint8Array {
   // a slice or copy is plain bytes: it no longer vouches for what it holds
   static get [Symbol.species]() {
     return Uint8Array
   }
 
-  readonly message: PacketMessage
+  readonly message: M
 
-  constructor(length: number, message: PacketMessage) {
+  constructor(length: number, message: M) {
     super(length)
     this.message = message
   }
 }
+
+/** One encoded packet message, and the message. */
+export class EncodedMessage extends Carrying<PacketMessage> {}
+
+/** One stream frame (length prefix included), and the message it encodes. */
+export class EncodedStream extends Carrying<StreamMessage> {}
 
 /** A datagram (a compound, or one part behind a checksum), and the parts it was built from. */
 export class BuiltPacket extends Uint8Array {
@@ -44,19 +50,5 @@ export class BuiltPacket extends Uint8Array {
   constructor(buffer: ArrayBuffer, byteOffset: number, length: number, parts: ReadonlyArray<Uint8Array>) {
     super(buffer, byteOffset, length)
     this.parts = parts
-  }
-}
-
-/** One stream frame (length prefix included), and the message it encodes. */
-export class EncodedStream extends Uint8Array {
-  static get [Symbol.species]() {
-    return Uint8Array
-  }
-
-  readonly message: StreamMessage
-
-  constructor(length: number, message: StreamMessage) {
-    super(length)
-    this.message = message
   }
 }
