@@ -56,7 +56,10 @@ export class BroadcastQueue {
   private readonly holder: KeyHolder
   private count = 0
   private nextId = 0
-  /** The slots one `take` walks off with (at most `MAX_PARTS`); those that go back up a tier are then kept at its front, their keys beside. */
+  /**
+   * The slots one `take` walks off with (at most `MAX_PARTS`); those that go back up a tier
+   * are then gathered at its front, their keys in `movedKeys`.
+   */
   private readonly taken = new Int32Array(MAX_PARTS)
   private readonly movedKeys: Array<number> = []
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */

@@ -151,34 +151,39 @@ export class Tier {
         this.lasts[b] = blockKeys[total - 1]!
         continue
       }
-      const parts = Math.ceil(total / FILL)
-      const newSlots: Array<Int32Array> = []
-      const newKeys: Array<Float64Array> = []
-      const newCounts: Array<number> = []
-      const newFirsts: Array<number> = []
-      const newLasts: Array<number> = []
-      for (let part = 0; part < parts; part++) {
-        const from = Math.floor((part * total) / parts)
-        const to = Math.floor(((part + 1) * total) / parts)
-        // sized to fit, as `insert` sizes the halves of a split: a block grows when it next takes one
-        const partItems = new Int32Array(to - from)
-        const partKeys = new Float64Array(to - from)
-        for (let j = from; j < to; j++) {
-          partItems[j - from] = items[j]!
-          partKeys[j - from] = blockKeys[j]!
-        }
-        newSlots.push(partItems)
-        newKeys.push(partKeys)
-        newCounts.push(to - from)
-        newFirsts.push(partKeys[0]!)
-        newLasts.push(partKeys[to - from - 1]!)
-      }
-      this.slots.splice(b, 1, ...newSlots)
-      this.keys.splice(b, 1, ...newKeys)
-      this.counts.splice(b, 1, ...newCounts)
-      this.firsts.splice(b, 1, ...newFirsts)
-      this.lasts.splice(b, 1, ...newLasts)
+      this.cut(b, items, blockKeys, total)
     }
+  }
+
+  /** Replaces block `b` with blocks three quarters full holding `items` and their `keys` (`total`, in order). */
+  private cut(b: number, items: ArrayLike<number>, keys: ArrayLike<number>, total: number): void {
+    const parts = Math.ceil(total / FILL)
+    const newSlots: Array<Int32Array> = []
+    const newKeys: Array<Float64Array> = []
+    const newCounts: Array<number> = []
+    const newFirsts: Array<number> = []
+    const newLasts: Array<number> = []
+    for (let part = 0; part < parts; part++) {
+      const start = Math.floor((part * total) / parts)
+      const stop = Math.floor(((part + 1) * total) / parts)
+      // sized to fit, as `insert` sizes the halves of a split: a block grows when it next takes one
+      const partItems = new Int32Array(stop - start)
+      const partKeys = new Float64Array(stop - start)
+      for (let j = start; j < stop; j++) {
+        partItems[j - start] = items[j]!
+        partKeys[j - start] = keys[j]!
+      }
+      newSlots.push(partItems)
+      newKeys.push(partKeys)
+      newCounts.push(stop - start)
+      newFirsts.push(partKeys[0]!)
+      newLasts.push(partKeys[stop - start - 1]!)
+    }
+    this.slots.splice(b, 1, ...newSlots)
+    this.keys.splice(b, 1, ...newKeys)
+    this.counts.splice(b, 1, ...newCounts)
+    this.firsts.splice(b, 1, ...newFirsts)
+    this.lasts.splice(b, 1, ...newLasts)
   }
 
   insert(slot: number, key: number): void {
