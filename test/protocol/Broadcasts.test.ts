@@ -1,7 +1,7 @@
 import { assert, describe, expect, it } from "vitest"
 import { BroadcastQueue } from "../../src/protocol/Broadcasts.ts"
 import { gossipTick } from "../../src/protocol/Timer.ts"
-import { alive, armedIn, makeCore, outputsOf, sentMessages } from "./helpers.ts"
+import { alive, armedIn, makeCore, outputsOf, seeded, sentMessages } from "./helpers.ts"
 
 const bytes = (n: number, fill = 0) => new Uint8Array(n).fill(fill)
 
@@ -142,8 +142,7 @@ class ReferenceQueue {
 
 describe("broadcast queue against a plain model", () => {
   it("takes exactly what one sorted array per tier would, through thousands of items and block splits", () => {
-    let seed = 7
-    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
+    const random = seeded(7)
     const q = new BroadcastQueue()
     const model = new ReferenceQueue()
     let taken = 0
@@ -170,8 +169,7 @@ describe("broadcast queue against a plain model", () => {
   })
 
   it("takes the same with items enqueued in held batches, replacements within a batch included", () => {
-    let seed = 3
-    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
+    const random = seeded(3)
     const q = new BroadcastQueue()
     const model = new ReferenceQueue()
     let taken = 0

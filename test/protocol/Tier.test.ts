@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { Tier, tierKey } from "../../src/protocol/Tier.ts"
+import { seeded } from "./helpers.ts"
 
 /** The tier's slots in order. */
 const contents = (tier: Tier): Array<number> => {
@@ -10,8 +11,7 @@ const contents = (tier: Tier): Array<number> => {
 
 describe("broadcast-queue tier against a sorted array", () => {
   it("keeps order through single inserts, descending batches, removals and block splits", () => {
-    let seed = 11
-    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
+    const random = seeded(11)
     const tier = new Tier()
     const model: Array<{ slot: number; key: number }> = []
     const ids = new Set<number>()
