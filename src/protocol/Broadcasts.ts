@@ -17,6 +17,7 @@
  * a cluster of ten thousand queues ten thousand alives.
  */
 
+import { Blocks } from "./Blocks.ts"
 import { Tier, tierKey } from "./Tier.ts"
 
 /** A compound counts its parts in one byte. */
@@ -42,6 +43,8 @@ const noKeys: KeyHolder = { retain: () => {}, release: () => {} }
 export class BroadcastQueue {
   /** `tiers[t]`: items sent `t` times, worst candidate first: shorter first, then older first. */
   private readonly tiers: Array<Tier> = []
+  /** The tiers' blocks. */
+  private blocks = new Blocks()
   private bytes: Array<Uint8Array | undefined> = []
   /** Byte lengths, capped at 65,535 (more than any datagram: such an item never fits). */
   private lengths = new Uint16Array(8)
@@ -129,7 +132,7 @@ export class BroadcastQueue {
     }
     slots.sort((a, b) => this.key(b) - this.key(a))
     const keys = slots.map((slot) => this.key(slot))
-    if (this.tiers.length === 0) this.tiers.push(new Tier())
+    if (this.tiers.length === 0) this.tiers.push(new Tier(this.blocks))
     this.tiers[0]!.insertDescending(slots, keys, 0, slots.length)
   }
 
@@ -189,7 +192,7 @@ export class BroadcastQueue {
   /** Puts `taken[from, to)` back, keys descending, into tier `t`. */
   private moveUp(t: number, from: number, to: number): void {
     if (to === from) return
-    while (this.tiers.length <= t) this.tiers.push(new Tier())
+    while (this.tiers.length <= t) this.tiers.push(new Tier(this.blocks))
     this.tiers[t]!.insertDescending(this.taken, this.movedKeys, from, to)
     this.count += to - from
   }
@@ -205,15 +208,14 @@ export class BroadcastQueue {
     this.held = []
     this.holding = false
     this.tiers.length = 0
+    this.blocks = new Blocks()
     this.count = 0
   }
 
   /** Bytes held by the columns and indexes, the queued bytes themselves not counted. */
   get footprint(): number {
-    let tiers = 0
-    for (const tier of this.tiers) tiers += tier.byteLength
     return this.bytes.length * 8 + this.lengths.byteLength + this.ids.byteLength + this.transmits.byteLength +
-      this.keys.byteLength + this.byKey.byteLength + tiers
+      this.keys.byteLength + this.byKey.byteLength + this.blocks.byteLength
   }
 
   /** The slot's place in its tier: worse candidates first (shorter, then older). */
@@ -223,7 +225,7 @@ export class BroadcastQueue {
 
   private insert(slot: number): void {
     const t = this.transmits[slot]!
-    while (this.tiers.length <= t) this.tiers.push(new Tier())
+    while (this.tiers.length <= t) this.tiers.push(new Tier(this.blocks))
     this.tiers[t]!.insert(slot, this.key(slot))
     this.count++
   }
@@ -282,6 +284,7 @@ export class BroadcastQueue {
    * alive for every member once, and would otherwise keep columns that size for good.
    */
   private shrink(): void {
+    this.blocks.reset()
     if (this.bytes.length <= SMALL) return
     this.bytes = []
     this.free = []

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { BLOCK, Blocks } from "../../src/protocol/Blocks.ts"
 import { Tier, tierKey } from "../../src/protocol/Tier.ts"
 import { seeded } from "./helpers.ts"
 
@@ -70,7 +71,7 @@ describe("broadcast-queue tier against a sorted array", () => {
       want.sort((a, b) => a.key - b.key)
       expect(contents(tier)).toEqual(want.map((w) => w.slot))
       expect(tier.length).toBe(5000 + queued)
-      expect(tier.blockCount).toBeGreaterThan(5000 / 256)
+      expect(tier.blockCount).toBeGreaterThan(5000 / BLOCK)
       // every item is found again where its key says
       for (const w of want) expect(tier.remove(w.slot, w.key)).toBe(true)
       expect(tier.length).toBe(0)
@@ -89,5 +90,46 @@ describe("broadcast-queue tier against a sorted array", () => {
     // the best fitting item under 55 bytes is the newest of length 50
     expect(tier.lastFitting(tier.blockCount, 0, 55)).toBe(true)
     expect(tier.at(tier.foundBlock, tier.foundOffset)).toBe(599)
+  })
+
+  it("shares one store between tiers: chunks a tier gives back serve another, and none is held twice", () => {
+    const random = seeded(5)
+    const store = new Blocks()
+    const tiers = [new Tier(store), new Tier(store)]
+    const models: Array<Array<{ slot: number; key: number }>> = [[], []]
+    let next = 0
+    const check = () => {
+      for (let t = 0; t < 2; t++) {
+        models[t]!.sort((a, b) => a.key - b.key)
+        expect(contents(tiers[t]!)).toEqual(models[t]!.map((m) => m.slot))
+      }
+    }
+    for (let step = 0; step < 3_000; step++) {
+      const t = random() < 0.5 ? 0 : 1
+      const tier = tiers[t]!
+      const model = models[t]!
+      if (random() < 0.55) {
+        // a batch, as a take moves up a tier: sometimes bigger than a block
+        const size = 1 + Math.floor(random() * (random() < 0.1 ? 3 * BLOCK : 50))
+        const batch = Array.from({ length: size }, () => ({ slot: next, key: tierKey(40 + Math.floor(random() * 3), next++) }))
+        batch.sort((a, b) => b.key - a.key)
+        tier.insertDescending(Int32Array.from(batch, (b) => b.slot), Float64Array.from(batch, (b) => b.key), 0, size)
+        model.push(...batch)
+      } else {
+        // the best items go, as a take walks them off
+        for (let n = Math.floor(random() * 80); n > 0 && tier.length > 0; n--) {
+          expect(tier.lastFitting(tier.blockCount, 0, 1000)).toBe(true)
+          const slot = tier.at(tier.foundBlock, tier.foundOffset)
+          tier.removeAt(tier.foundBlock, tier.foundOffset)
+          model.sort((a, b) => a.key - b.key)
+          expect(model.pop()!.slot).toBe(slot)
+        }
+      }
+      if (step % 97 === 0) check()
+    }
+    check()
+    // every chunk is given back once both tiers are empty
+    for (const tier of tiers) while (tier.length > 0) tier.removeAt(0, 0)
+    expect(store.used).toBe(0)
   })
 })
