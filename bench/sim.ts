@@ -69,7 +69,10 @@ interface Result {
   readonly heapUsedMB: number
   readonly heapBeforeMB: number
   readonly rssMB: number
-  /** V8's heap as reserved, and memory outside it (the member tables' typed arrays, datagrams in flight). */
+  /**
+   * V8's heap as reserved, and the typed arrays outside it (member tables, broadcast queues,
+   * datagrams in flight): `arrayBuffers`, since columns on shared buffers are not in `external`.
+   */
   readonly heapTotalMB: number
   readonly externalMB: number
   readonly checked: number
@@ -363,7 +366,7 @@ const runCluster = (
       heapBeforeMB,
       rssMB,
       heapTotalMB: usage.heapTotal / 2 ** 20,
-      externalMB: usage.external / 2 ** 20,
+      externalMB: usage.arrayBuffers / 2 ** 20,
       checked: checked.length,
       converged,
       convergedAtMs,
@@ -526,7 +529,7 @@ const parent = async () => {
       `steady (virtual ${half}–${virtualMs / 1000} s): speed-up`,
       "real ms per virtual s",
       "heap/node KB",
-      "RSS MB (V8 heap reserved, outside V8)",
+      "RSS MB (V8 heap reserved, typed arrays)",
       "push/pulls",
       "joins ok/failed",
       "suspicions",

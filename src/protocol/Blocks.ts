@@ -6,6 +6,8 @@
  * serve the next (the join storm's items climb the tiers as one wave).
  */
 
+import { float64Column, int32Column } from "./Columns.ts"
+
 /** Entries per chunk: the most slots a block holds. */
 export const BLOCK = 128
 
@@ -14,9 +16,9 @@ const KEPT = 4
 
 export class Blocks {
   /** Per entry: the key a tier orders by (`tierKey`), chunk `c` at `[c * BLOCK, (c + 1) * BLOCK)`. */
-  keys = new Float64Array(0)
+  keys = float64Column(0)
   /** Per entry: the queue's slot. */
-  slots = new Int32Array(0)
+  slots = int32Column(0)
   private readonly free: Array<number> = []
   private capacity = 0
 
@@ -44,17 +46,17 @@ export class Blocks {
   /** Every chunk is free again (the queue emptied): a store that grew gives its arrays back. */
   reset(): void {
     if (this.capacity <= KEPT) return
-    this.keys = new Float64Array(0)
-    this.slots = new Int32Array(0)
+    this.keys = float64Column(0)
+    this.slots = int32Column(0)
     this.free.length = 0
     this.capacity = 0
   }
 
   private grow(): void {
     const capacity = Math.max(2, Math.ceil(this.capacity * 1.5))
-    const keys = new Float64Array(capacity * BLOCK)
+    const keys = float64Column(capacity * BLOCK)
     keys.set(this.keys)
-    const slots = new Int32Array(capacity * BLOCK)
+    const slots = int32Column(capacity * BLOCK)
     slots.set(this.slots)
     this.keys = keys
     this.slots = slots

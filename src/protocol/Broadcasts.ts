@@ -18,6 +18,7 @@
  */
 
 import { Blocks } from "./Blocks.ts"
+import { int32Column, uint16Column } from "./Columns.ts"
 import { Tier, tierKey } from "./Tier.ts"
 
 /** A compound counts its parts in one byte. */
@@ -47,15 +48,15 @@ export class BroadcastQueue {
   private blocks = new Blocks()
   private bytes: Array<Uint8Array | undefined> = []
   /** Byte lengths, capped at 65,535 (more than any datagram: such an item never fits). */
-  private lengths = new Uint16Array(8)
-  private ids = new Int32Array(8)
-  private transmits = new Uint16Array(8)
+  private lengths = uint16Column(8)
+  private ids = int32Column(8)
+  private transmits = uint16Column(8)
   /** The item's key, -1 when it has none. */
-  private keys = new Int32Array(8)
+  private keys = int32Column(8)
   private readonly notifies = new Map<number, number>()
   private free: Array<number> = []
   /** The queued item of each key, -1 when none. */
-  private byKey = new Int32Array(0)
+  private byKey = int32Column(0)
   private readonly holder: KeyHolder
   private count = 0
   private nextId = 0
@@ -63,7 +64,7 @@ export class BroadcastQueue {
    * The slots one `take` walks off with (at most `MAX_PARTS`); those that go back up a tier
    * are then gathered at its front, their keys in `movedKeys`.
    */
-  private readonly taken = new Int32Array(MAX_PARTS)
+  private readonly taken = int32Column(MAX_PARTS)
   private readonly movedKeys: Array<number> = []
   /** Notification ids of broadcasts that finished (fully sent or replaced), for the caller to drain. */
   readonly finished: Array<number> = []
@@ -263,16 +264,16 @@ export class BroadcastQueue {
     this.bytes.push(undefined)
     if (slot === this.lengths.length) {
       const size = Math.ceil(slot * 1.5)
-      const lengths = new Uint16Array(size)
+      const lengths = uint16Column(size)
       lengths.set(this.lengths)
       this.lengths = lengths
-      const ids = new Int32Array(size)
+      const ids = int32Column(size)
       ids.set(this.ids)
       this.ids = ids
-      const transmits = new Uint16Array(size)
+      const transmits = uint16Column(size)
       transmits.set(this.transmits)
       this.transmits = transmits
-      const keys = new Int32Array(size)
+      const keys = int32Column(size)
       keys.set(this.keys)
       this.keys = keys
     }
@@ -288,15 +289,15 @@ export class BroadcastQueue {
     if (this.bytes.length <= SMALL) return
     this.bytes = []
     this.free = []
-    this.lengths = new Uint16Array(8)
-    this.ids = new Int32Array(8)
-    this.transmits = new Uint16Array(8)
-    this.keys = new Int32Array(8)
+    this.lengths = uint16Column(8)
+    this.ids = int32Column(8)
+    this.transmits = uint16Column(8)
+    this.keys = int32Column(8)
     this.nextId = 0
   }
 
   private growKeys(min: number): void {
-    const byKey = new Int32Array(Math.max(min, Math.ceil(this.byKey.length * 1.5), 8)).fill(-1)
+    const byKey = int32Column(Math.max(min, Math.ceil(this.byKey.length * 1.5), 8)).fill(-1)
     byKey.set(this.byKey)
     this.byKey = byKey
   }

@@ -11,6 +11,7 @@
  */
 import { addressOf, formatIp, ipv4Of } from "../Address.ts"
 import type { Application } from "./Application.ts"
+import { int32Column } from "./Columns.ts"
 import { splitMeta } from "./Application.ts"
 import type { Alive, PacketMessage } from "./Messages.ts"
 
@@ -78,21 +79,21 @@ const MAX_VSNS = 64
 export class Directory {
   private readonly nameIds = new Map<string, number>()
   private readonly names: Array<string> = []
-  private nameRefs = new Int32Array(64)
+  private nameRefs = int32Column(64)
   /**
    * The announcements of each name, as a chain through `Record.next`, the one interned last
    * first: a name has one announcement, or a few while a change spreads, so finding one is a
    * byte comparison or two, with no key to build.
    */
-  private heads = new Int32Array(64).fill(-1)
+  private heads = int32Column(64).fill(-1)
   private readonly freeNames: Array<number> = []
 
   private readonly announcements: Array<Announcement | undefined> = []
   private readonly encoded: Array<Encoded | undefined> = []
   /** Per record: `ROW` words (see `KEY`…`REFS`). */
-  private rows = new Int32Array(64 * ROW)
+  private rows = int32Column(64 * ROW)
   /** Per record: the name id it was interned for. */
-  private recordNames = new Int32Array(64)
+  private recordNames = int32Column(64)
   private readonly freeRecords: Array<number> = []
   private recordCount = 0
   /** The shared version vectors; a record keeps the index of its own. */
@@ -313,20 +314,20 @@ export class Directory {
 
   private growRecords(min: number): void {
     const size = Math.max(min, Math.ceil(this.recordNames.length * 1.5))
-    const rows = new Int32Array(size * ROW)
+    const rows = int32Column(size * ROW)
     rows.set(this.rows)
     this.rows = rows
-    const names = new Int32Array(size)
+    const names = int32Column(size)
     names.set(this.recordNames)
     this.recordNames = names
   }
 
   private growNames(min: number): void {
     const size = Math.max(min, Math.ceil(this.nameRefs.length * 1.5))
-    const refs = new Int32Array(size)
+    const refs = int32Column(size)
     refs.set(this.nameRefs)
     this.nameRefs = refs
-    const heads = new Int32Array(size).fill(-1)
+    const heads = int32Column(size).fill(-1)
     heads.set(this.heads)
     this.heads = heads
   }

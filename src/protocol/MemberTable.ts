@@ -14,6 +14,7 @@
 import { ipv4Of } from "../Address.ts"
 import type { Member } from "../Member.ts"
 import { stateFromWire } from "../Member.ts"
+import { float64Column, int32Column } from "./Columns.ts"
 import type { Announcement, Directory } from "./Directory.ts"
 import type { Alive } from "./Messages.ts"
 import { WireState } from "./Messages.ts"
@@ -37,21 +38,21 @@ const PORT_MASK = 0xffff
 export class MemberTable {
   private readonly directory: Directory
   private count = 0
-  private ids = new Int32Array(8)
-  private announcements = new Int32Array(8)
+  private ids = int32Column(8)
+  private announcements = int32Column(8)
   /**
    * What a gossiped alive is checked against, four words a member side by side (one cache
    * line holds four members): the port (with `V4` set when the address is IPv4), the IPv4
    * address, the incarnation and the state. An address check reads no object, and a
    * duplicate alive costs the index lookup and one row.
    */
-  private rows = new Int32Array(8 * ROW)
-  private changes = new Float64Array(8)
+  private rows = int32Column(8 * ROW)
+  private changes = float64Column(8)
   /** Name ids, in name order while `ordered`: sorted when the table is next read whole, not per insertion. */
-  private order = new Int32Array(8)
+  private order = int32Column(8)
   private ordered = true
   /** The slot of each name id (indexed by directory id), -1 when absent. */
-  private slots = new Int32Array(0)
+  private slots = int32Column(0)
   /** When a push/pull last showed a dead member alive elsewhere, by name id (rare, so sparse). */
   private readonly contacted = new Map<number, number>()
   /** Snapshots by slot, kept only once the whole table has been asked for. */
@@ -333,7 +334,8 @@ export class MemberTable {
     this.ids[to] = id
     this.slots[id] = to
     this.announcements[to] = this.announcements[from]!
-    this.rows.copyWithin(to * ROW, from * ROW, from * ROW + ROW)
+    // a loop: `copyWithin` is slow on the shared buffers columns sit on (`Columns.ts`)
+    for (let k = 0; k < ROW; k++) this.rows[to * ROW + k] = this.rows[from * ROW + k]!
     this.changes[to] = this.changes[from]!
     if (this.snapshots !== undefined) this.snapshots[to] = this.snapshots[from]
   }
@@ -352,15 +354,15 @@ export class MemberTable {
 
   private growSlots(min = 0): void {
     const size = Math.max(min, Math.ceil(this.ids.length * 1.5))
-    this.ids = grow(this.ids, size, (n) => new Int32Array(n))
-    this.announcements = grow(this.announcements, size, (n) => new Int32Array(n))
-    this.rows = grow(this.rows, size * ROW, (n) => new Int32Array(n))
-    this.changes = grow(this.changes, size, (n) => new Float64Array(n))
-    this.order = grow(this.order, size, (n) => new Int32Array(n))
+    this.ids = grow(this.ids, size, (n) => int32Column(n))
+    this.announcements = grow(this.announcements, size, (n) => int32Column(n))
+    this.rows = grow(this.rows, size * ROW, (n) => int32Column(n))
+    this.changes = grow(this.changes, size, (n) => float64Column(n))
+    this.order = grow(this.order, size, (n) => int32Column(n))
   }
 
   private growIndex(min: number): void {
-    const slots = new Int32Array(Math.max(min, Math.ceil(this.slots.length * 1.5), 8)).fill(-1)
+    const slots = int32Column(Math.max(min, Math.ceil(this.slots.length * 1.5), 8)).fill(-1)
     slots.set(this.slots)
     this.slots = slots
   }

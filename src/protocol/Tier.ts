@@ -12,6 +12,9 @@
  * one array rather than a block per step: with ten thousand queues in a process,
  * each block read is a cache miss.
  *
+ * Moves within blocks are loops: on the shared buffers the store sits on (`Columns.ts`),
+ * `copyWithin` takes about twice as long as a loop.
+ *
  * Positions are (block, offset) pairs. Blocks are never empty, so the position
  * just past an item and the start of the next block name the same place.
  */
@@ -123,8 +126,10 @@ export class Tier {
       const upper = this.store.allocate()
       const { keys, slots } = this.store
       const base = this.chunks[b]! * BLOCK
-      keys.copyWithin(upper * BLOCK, base + half, base + BLOCK)
-      slots.copyWithin(upper * BLOCK, base + half, base + BLOCK)
+      for (let j = 0; j < BLOCK - half; j++) {
+        keys[upper * BLOCK + j] = keys[base + half + j]!
+        slots[upper * BLOCK + j] = slots[base + half + j]!
+      }
       this.chunks.splice(b + 1, 0, upper)
       this.counts.splice(b + 1, 0, BLOCK - half)
       this.firsts.splice(b + 1, 0, keys[upper * BLOCK]!)
@@ -139,14 +144,9 @@ export class Tier {
     }
     const { keys, slots } = this.store
     const base = this.chunks[b]! * BLOCK
-    if (n - i <= SHORT_MOVE) {
-      for (let j = base + n; j > base + i; j--) {
-        slots[j] = slots[j - 1]!
-        keys[j] = keys[j - 1]!
-      }
-    } else {
-      slots.copyWithin(base + i + 1, base + i, base + n)
-      keys.copyWithin(base + i + 1, base + i, base + n)
+    for (let j = base + n; j > base + i; j--) {
+      slots[j] = slots[j - 1]!
+      keys[j] = keys[j - 1]!
     }
     slots[base + i] = slot
     keys[base + i] = key
@@ -180,14 +180,9 @@ export class Tier {
     }
     const { keys, slots } = this.store
     const base = this.chunks[block]! * BLOCK
-    if (last - offset <= SHORT_MOVE) {
-      for (let j = base + offset; j < base + last; j++) {
-        slots[j] = slots[j + 1]!
-        keys[j] = keys[j + 1]!
-      }
-    } else {
-      slots.copyWithin(base + offset, base + offset + 1, base + last + 1)
-      keys.copyWithin(base + offset, base + offset + 1, base + last + 1)
+    for (let j = base + offset; j < base + last; j++) {
+      slots[j] = slots[j + 1]!
+      keys[j] = keys[j + 1]!
     }
     if (offset === 0) this.firsts[block] = keys[base]!
     if (offset === last) this.lasts[block] = keys[base + last - 1]!
@@ -295,9 +290,6 @@ export class Tier {
     return lo
   }
 }
-
-/** Moves of up to this many slots are done by hand rather than with `copyWithin`. */
-const SHORT_MOVE = 16
 
 /** The first index below `n` from `base` whose key is not below `key`, counted from `base`. */
 const lowerBound = (keys: Float64Array, base: number, n: number, key: number): number => {
