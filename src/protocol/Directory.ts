@@ -168,6 +168,15 @@ export class Directory {
   }
 
   /**
+   * The version vector of announcement `id`, the very array `announcement(id).vsn` holds; a
+   * shared one is found from the record's row, without reading the announcement.
+   */
+  vsnOf(id: number): Uint8Array {
+    const index = this.rows[id * ROW + KEY]! >>> VSN_SHIFT
+    return index === VSN_OTHER ? this.announcements[id]!.vsn : this.vsnList[index]!
+  }
+
+  /**
    * The id of what `alive` announces, interned if new, with one reference for the caller.
    * `name` is the id of `alive.node`, used to find the previous announcement quickly.
    */

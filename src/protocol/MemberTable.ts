@@ -129,6 +129,11 @@ export class MemberTable {
     return true
   }
 
+  /** The version vector the member announces (`[pmin, pmax, pcur, dmin, dmax, dcur]`). */
+  vsn(slot: number): Uint8Array {
+    return this.directory.vsnOf(this.announcements[slot]!)
+  }
+
   /** The highest protocol version the member speaks. */
   pMax(slot: number): number {
     return this.announcement(slot).vsn[1]!

@@ -102,13 +102,20 @@ export class Versions {
     }
   }
 
-  /** memberlist's `verifyProtocol`: every version in the combined cluster within everyone's range. */
+  /**
+   * memberlist's `verifyProtocol`: every version in the combined cluster within everyone's range.
+   * Members share a handful of version vectors (the directory's arrays, the decoder's): a
+   * vector the same array as the one before it changes nothing and is skipped.
+   */
   verifyProtocol(remote: ReadonlyArray<PushNodeState>, table: MemberTable): string | undefined {
     let maxPMin = 0
     let minPMax = 255
     let maxDMin = 0
     let minDMax = 255
+    let last: Uint8Array | null = null
     const widen = (v: Uint8Array) => {
+      if (v === last) return
+      last = v
       maxPMin = Math.max(maxPMin, v[0]!)
       minPMax = Math.min(minPMax, v[1]!)
       maxDMin = Math.max(maxDMin, v[3]!)
@@ -116,26 +123,30 @@ export class Versions {
     }
     for (const r of remote) if (r.state === WireState.alive && r.vsn !== null && r.vsn.length >= 6) widen(r.vsn)
     for (let slot = 0; slot < table.size; slot++) {
-      if (table.state(slot) === WireState.alive) widen(table.announcement(slot).vsn)
+      if (table.state(slot) === WireState.alive) widen(table.vsn(slot))
     }
-    const check = (name: string, vsn: Uint8Array | null): string | undefined => {
+    // the last vector found within the range: the same array again passes again
+    let passed: Uint8Array | null = null
+    const incompatible = (vsn: Uint8Array | null): ((name: string) => string) | undefined => {
+      if (vsn !== null && vsn === passed) return undefined
       const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
       const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
       if (pCur < maxPMin || pCur > minPMax) {
-        return `node '${name}' protocol version (${pCur}) is incompatible: [${maxPMin}, ${minPMax}]`
+        return (name) => `node '${name}' protocol version (${pCur}) is incompatible: [${maxPMin}, ${minPMax}]`
       }
       if (dCur < maxDMin || dCur > minDMax) {
-        return `node '${name}' delegate protocol version (${dCur}) is incompatible: [${maxDMin}, ${minDMax}]`
+        return (name) => `node '${name}' delegate protocol version (${dCur}) is incompatible: [${maxDMin}, ${minDMax}]`
       }
+      passed = vsn
       return undefined
     }
     for (const r of remote) {
-      const bad = check(r.name, r.vsn)
-      if (bad !== undefined) return bad
+      const bad = incompatible(r.vsn)
+      if (bad !== undefined) return bad(r.name)
     }
     for (let slot = 0; slot < table.size; slot++) {
-      const bad = check(table.name(slot), table.announcement(slot).vsn)
-      if (bad !== undefined) return bad
+      const bad = incompatible(table.vsn(slot))
+      if (bad !== undefined) return bad(table.name(slot))
     }
     return undefined
   }

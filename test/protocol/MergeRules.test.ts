@@ -178,6 +178,34 @@ describe("push/pull merge", () => {
     expect(core.member("a")).toBeUndefined()
   })
 
+  it("names the first member out of the combined version range, in a state or in the table", () => {
+    const entry = (name: string, ip: number, vsn: Uint8Array) => ({
+      name,
+      addr: Uint8Array.of(10, 0, 0, ip),
+      port: 1,
+      meta: null,
+      incarnation: 1,
+      state: Msg.WireState.alive,
+      vsn
+    })
+    // one member that needs protocol 2 at least; everyone else shares the same vector array
+    const modern = Uint8Array.of(2, 5, 2, 0, 0, 0)
+    const legacy = Uint8Array.of(1, 5, 1, 0, 0, 0)
+    const shared = [entry("a", 2, VSN), entry("b", 3, VSN), entry("c", 4, modern), entry("d", 5, VSN)]
+
+    const fromState = makeCore("self")
+    const error = fromState.mergeRemoteState([...shared, entry("e", 6, VSN), entry("z", 7, legacy)], 0)
+    expect(error?.message).toBe("node 'z' protocol version (1) is incompatible: [2, 5]")
+    expect(fromState.member("a")).toBeUndefined()
+
+    const fromTable = makeCore("self")
+    fromTable.handlePacket("x", alive("t", 1, 9), 0)
+    fromTable.handlePacket("x", { ...alive("u", 1, 10), vsn: legacy }, 0)
+    expect(fromTable.member("u")?.state).toBe("alive")
+    expect(fromTable.mergeRemoteState(shared, 0)?.message).toBe("node 'u' protocol version (1) is incompatible: [2, 5]")
+    expect(fromTable.mergeRemoteState([entry("a", 2, VSN)], 0)).toBeUndefined()
+  })
+
   it("the local state lists every entry with 6 version bytes", () => {
     const core = makeCore("self")
     core.handlePacket("x", alive("a", 1, 2), 0)
