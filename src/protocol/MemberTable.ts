@@ -1,9 +1,9 @@
 /**
  * The member table of one node, stored column by column: typed arrays, one
  * slot per member, the name and what the member announces kept as ids into a
- * `Directory`; the words every gossiped alive is checked against share one row.
- * About 50 bytes a member, whatever the names and metadata, and nothing for
- * the garbage collector to trace.
+ * `Directory`; the words every gossiped alive is checked against share one row,
+ * indexed by the name's id. About 50 bytes a member, whatever the names and
+ * metadata, and nothing for the garbage collector to trace.
  *
  * Slots are kept in probe order (memberlist's shuffled `nodes` slice); a second
  * index lists the names, sorted when the whole table is read after a change
@@ -27,13 +27,17 @@ const grow = <A extends Int32Array | Float64Array>(a: A, size: number, make: (n:
 
 /** A row of `MemberTable.rows`: its width, and each word's place. */
 const ROW = 4
-const PORT = 0
-const IPV4 = 1
-const INCARNATION = 2
-const STATE = 3
-/** Set in the port word when the address is IPv4 (ports take 16 bits). */
+/** The member's slot plus one; 0 when the name is not in the table. */
+const SLOT = 0
+/** The port (16 bits), `V4`, and the state (`WireState`, 2 bits from `STATE_SHIFT`). */
+const ADDRESS = 1
+const IPV4 = 2
+const INCARNATION = 3
+/** Set in the address word when the address is IPv4. */
 const V4 = 0x10000
 const PORT_MASK = 0xffff
+const STATE_SHIFT = 17
+const STATE_MASK = 3 << STATE_SHIFT
 
 export class MemberTable {
   private readonly directory: Directory
@@ -41,18 +45,17 @@ export class MemberTable {
   private ids = int32Column(8)
   private announcements = int32Column(8)
   /**
-   * What a gossiped alive is checked against, four words a member side by side (one cache
-   * line holds four members): the port (with `V4` set when the address is IPv4), the IPv4
-   * address, the incarnation and the state. An address check reads no object, and a
-   * duplicate alive costs the index lookup and one row.
+   * What a gossiped alive is checked against, four words a name side by side (one cache line
+   * holds four), indexed by the name's directory id: the slot, the port and state, the IPv4
+   * address and the incarnation. Finding a member and checking a duplicate alive against it
+   * read one row and no object. Sized by the directory's ids; a row is empty (slot word 0)
+   * for a name not in this table.
    */
-  private rows = int32Column(8 * ROW)
+  private rows = int32Column(0)
   private changes = float64Column(8)
   /** Name ids, in name order while `ordered`: sorted when the table is next read whole, not per insertion. */
   private order = int32Column(8)
   private ordered = true
-  /** The slot of each name id (indexed by directory id), -1 when absent. */
-  private slots = int32Column(0)
   /** When a push/pull last showed a dead member alive elsewhere, by name id (rare, so sparse). */
   private readonly contacted = new Map<number, number>()
   /** Snapshots by slot, kept only once the whole table has been asked for. */
@@ -81,7 +84,7 @@ export class MemberTable {
 
   /** The slot of the name with directory id `id` (-1 for a name not interned), or -1. */
   slotOfId(id: number): number {
-    return id < 0 || id >= this.slots.length ? -1 : this.slots[id]!
+    return id < 0 || id * ROW >= this.rows.length ? -1 : this.rows[id * ROW + SLOT]! - 1
   }
 
   name(slot: number): string {
@@ -101,12 +104,17 @@ export class MemberTable {
   }
 
   incarnation(slot: number): number {
-    return this.rows[slot * ROW + INCARNATION]! >>> 0
+    return this.incarnationOf(this.ids[slot]!)
+  }
+
+  /** The incarnation of the member whose name has directory id `id` (in the table). */
+  incarnationOf(id: number): number {
+    return this.rows[id * ROW + INCARNATION]! >>> 0
   }
 
   /** The state, numbered as on the wire (`WireState`). */
   state(slot: number): WireState {
-    return this.rows[slot * ROW + STATE]! as WireState
+    return ((this.rows[this.ids[slot]! * ROW + ADDRESS]! & STATE_MASK) >>> STATE_SHIFT) as WireState
   }
 
   stateChange(slot: number): number {
@@ -114,16 +122,16 @@ export class MemberTable {
   }
 
   deadOrLeft(slot: number): boolean {
-    return this.rows[slot * ROW + STATE]! >= WireState.dead
+    return this.state(slot) >= WireState.dead
   }
 
-  /** Whether the member is announced at `addr`:`port`. */
-  sameAddress(slot: number, addr: Uint8Array, port: number): boolean {
-    const row = slot * ROW
-    const tagged = this.rows[row + PORT]!
-    if ((tagged & PORT_MASK) !== port) return false
-    if ((tagged & V4) !== 0) return addr.length === 4 && this.rows[row + IPV4] === ipv4Of(addr)
-    const known = this.announcement(slot).addr
+  /** Whether the member whose name has directory id `id` (in the table) is announced at `addr`:`port`. */
+  sameAddressOf(id: number, addr: Uint8Array, port: number): boolean {
+    const row = id * ROW
+    const word = this.rows[row + ADDRESS]!
+    if ((word & PORT_MASK) !== port) return false
+    if ((word & V4) !== 0) return addr.length === 4 && this.rows[row + IPV4] === ipv4Of(addr)
+    const known = this.announcement(this.rows[row + SLOT]! - 1).addr
     if (known.length !== addr.length) return false
     for (let i = 0; i < addr.length; i++) if (known[i] !== addr[i]) return false
     return true
@@ -153,14 +161,15 @@ export class MemberTable {
     else id = this.directory.retainName(alive.node)
     const slot = this.count
     if (slot === this.ids.length) this.growSlots()
-    if (id >= this.slots.length) this.growIndex(this.directory.nameCapacity)
+    if (id * ROW >= this.rows.length) this.growRows(this.directory.nameCapacity)
     this.ids[slot] = id
     this.announcements[slot] = this.directory.retainAnnouncement(id, alive)
-    this.noteAddress(slot, alive)
-    this.rows[slot * ROW + INCARNATION] = incarnation
-    this.rows[slot * ROW + STATE] = state
+    const row = id * ROW
+    this.rows[row + SLOT] = slot + 1
+    this.rows[row + ADDRESS] = state << STATE_SHIFT
+    this.noteAddress(id, alive)
+    this.rows[row + INCARNATION] = incarnation
     this.changes[slot] = stateChange
-    this.slots[id] = slot
     if (this.snapshots !== undefined) this.snapshots[slot] = undefined
     this.order[slot] = id
     this.ordered = false
@@ -181,11 +190,9 @@ export class MemberTable {
     const idb = this.ids[b]!
     this.ids[a] = idb
     this.ids[b] = ida
-    this.slots[ida] = b
-    this.slots[idb] = a
+    this.rows[ida * ROW + SLOT] = b + 1
+    this.rows[idb * ROW + SLOT] = a + 1
     swapIn(this.announcements, a, b)
-    const rows = this.rows
-    for (let k = 0; k < ROW; k++) swapIn(rows, a * ROW + k, b * ROW + k)
     swapIn(this.changes, a, b)
     const s = this.snapshots
     if (s !== undefined) {
@@ -196,12 +203,13 @@ export class MemberTable {
   }
 
   setIncarnation(slot: number, incarnation: number): void {
-    this.rows[slot * ROW + INCARNATION] = incarnation
+    this.rows[this.ids[slot]! * ROW + INCARNATION] = incarnation
     this.touch(slot)
   }
 
   setState(slot: number, state: WireState, stateChange: number): void {
-    this.rows[slot * ROW + STATE] = state
+    const at = this.ids[slot]! * ROW + ADDRESS
+    this.rows[at] = (this.rows[at]! & ~STATE_MASK) | (state << STATE_SHIFT)
     this.changes[slot] = stateChange
     this.touch(slot)
   }
@@ -210,7 +218,7 @@ export class MemberTable {
   announce(slot: number, alive: Alive): void {
     const old = this.announcements[slot]!
     this.announcements[slot] = this.directory.retainAnnouncement(this.ids[slot]!, alive)
-    this.noteAddress(slot, alive)
+    this.noteAddress(this.ids[slot]!, alive)
     this.directory.releaseAnnouncement(old)
     this.touch(slot)
   }
@@ -230,7 +238,7 @@ export class MemberTable {
       if (select(slot)) {
         reaped(this.snapshot(slot))
         const id = this.ids[slot]!
-        this.slots[id] = -1
+        this.rows[id * ROW + SLOT] = 0
         this.contacted.delete(id)
         this.directory.releaseAnnouncement(this.announcements[slot]!)
         this.directory.releaseName(id)
@@ -245,7 +253,7 @@ export class MemberTable {
     let at = 0
     for (let i = 0; i < kept + removed; i++) {
       const id = this.order[i]!
-      if (this.slots[id]! >= 0) this.order[at++] = id
+      if (this.rows[id * ROW + SLOT]! !== 0) this.order[at++] = id
     }
     this.version++
   }
@@ -282,7 +290,7 @@ export class MemberTable {
       meta: a.meta,
       application: a.application,
       incarnation: this.incarnation(slot),
-      state: stateFromWire[this.rows[slot * ROW + STATE]!]!,
+      state: stateFromWire[this.state(slot)]!,
       stateChange: this.changes[slot]!,
       protocolMin: v[0]!,
       protocolMax: v[1]!,
@@ -300,14 +308,14 @@ export class MemberTable {
     if (this.snapshots === undefined) this.snapshots = new Array<Member | undefined>(this.ids.length)
     if (!this.ordered) this.sortOrder()
     const out = new Array<Member>(this.count)
-    for (let i = 0; i < this.count; i++) out[i] = this.snapshot(this.slots[this.order[i]!]!)
+    for (let i = 0; i < this.count; i++) out[i] = this.snapshot(this.rows[this.order[i]! * ROW + SLOT]! - 1)
     return out
   }
 
   /** Gives every reference back to the directory (the node is gone). */
   release(): void {
     for (let slot = 0; slot < this.count; slot++) {
-      this.slots[this.ids[slot]!] = -1
+      this.rows[this.ids[slot]! * ROW + SLOT] = 0
       this.directory.releaseAnnouncement(this.announcements[slot]!)
       this.directory.releaseName(this.ids[slot]!)
     }
@@ -320,13 +328,15 @@ export class MemberTable {
   /** Bytes held by the columns and indexes (what one more member costs, amortised, times the size). */
   get footprint(): number {
     return this.ids.byteLength + this.announcements.byteLength + this.rows.byteLength + this.changes.byteLength +
-      this.order.byteLength + this.slots.byteLength
+      this.order.byteLength
   }
 
-  private noteAddress(slot: number, alive: Alive): void {
+  /** Writes the address of `alive` into the row of name id `id`, keeping its state. */
+  private noteAddress(id: number, alive: Alive): void {
+    const row = id * ROW
     const v4 = alive.addr.length === 4
-    this.rows[slot * ROW + PORT] = v4 ? alive.port | V4 : alive.port
-    this.rows[slot * ROW + IPV4] = v4 ? ipv4Of(alive.addr) : 0
+    this.rows[row + ADDRESS] = (this.rows[row + ADDRESS]! & STATE_MASK) | alive.port | (v4 ? V4 : 0)
+    this.rows[row + IPV4] = v4 ? ipv4Of(alive.addr) : 0
   }
 
   private touch(slot: number): void {
@@ -337,10 +347,8 @@ export class MemberTable {
   private move(from: number, to: number): void {
     const id = this.ids[from]!
     this.ids[to] = id
-    this.slots[id] = to
+    this.rows[id * ROW + SLOT] = to + 1
     this.announcements[to] = this.announcements[from]!
-    // a loop: `copyWithin` is slow on the shared buffers columns sit on (`Columns.ts`)
-    for (let k = 0; k < ROW; k++) this.rows[to * ROW + k] = this.rows[from * ROW + k]!
     this.changes[to] = this.changes[from]!
     if (this.snapshots !== undefined) this.snapshots[to] = this.snapshots[from]
   }
@@ -361,15 +369,14 @@ export class MemberTable {
     const size = Math.max(min, Math.ceil(this.ids.length * 1.5))
     this.ids = grow(this.ids, size, (n) => int32Column(n))
     this.announcements = grow(this.announcements, size, (n) => int32Column(n))
-    this.rows = grow(this.rows, size * ROW, (n) => int32Column(n))
     this.changes = grow(this.changes, size, (n) => float64Column(n))
     this.order = grow(this.order, size, (n) => int32Column(n))
   }
 
-  private growIndex(min: number): void {
-    const slots = int32Column(Math.max(min, Math.ceil(this.slots.length * 1.5), 8)).fill(-1)
-    slots.set(this.slots)
-    this.slots = slots
+  /** Room for the rows of name ids below `min` at least (a new row reads as empty). */
+  private growRows(min: number): void {
+    const ids = Math.max(min, Math.ceil((this.rows.length / ROW) * 1.5), 8)
+    this.rows = grow(this.rows, ids * ROW, (n) => int32Column(n))
   }
 }
 

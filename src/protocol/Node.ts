@@ -423,6 +423,7 @@ export class NodeCore {
     const id = nameId ?? this.directory.idOf(a.node)
     let slot = t.slotOfId(id)
     let updatesNode = false
+    let incarnation = 0
     if (slot < 0) {
       // Incarnations start at 1: an alive at 0 could never win against the placeholder.
       if (a.incarnation === 0) return
@@ -432,7 +433,8 @@ export class NodeCore {
       t.swap(offset, last)
       slot = offset
     } else {
-      if (!t.sameAddress(slot, a.addr, a.port)) {
+      // by name id: a duplicate (the common case by far) reads one row of the table
+      if (!t.sameAddressOf(id, a.addr, a.port)) {
         const canReclaim = this.config.deadNodeReclaimTime > 0 && now - t.stateChange(slot) > this.config.deadNodeReclaimTime
         const state = t.state(slot)
         if (state === WireState.left || (state === WireState.dead && canReclaim)) {
@@ -442,8 +444,8 @@ export class NodeCore {
           return
         }
       }
+      incarnation = t.incarnationOf(id)
     }
-    const incarnation = t.incarnation(slot)
     if (a.incarnation <= incarnation && !isLocal && !updatesNode) return
     if (a.incarnation < incarnation && isLocal) return
     this.cancelSuspicion(a.node)
