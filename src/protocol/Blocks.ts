@@ -6,7 +6,7 @@
  * serve the next (the join storm's items climb the tiers as one wave).
  */
 
-import { float64Column, int32Column } from "./Columns.ts"
+import { float64Column, grownColumn, int32Column } from "./Columns.ts"
 
 /** Entries per chunk: the most slots a block holds. */
 export const BLOCK = 128
@@ -54,12 +54,8 @@ export class Blocks {
 
   private grow(): void {
     const capacity = Math.max(2, Math.ceil(this.capacity * 1.5))
-    const keys = float64Column(capacity * BLOCK)
-    keys.set(this.keys)
-    const slots = int32Column(capacity * BLOCK)
-    slots.set(this.slots)
-    this.keys = keys
-    this.slots = slots
+    this.keys = grownColumn(this.keys, capacity * BLOCK, float64Column)
+    this.slots = grownColumn(this.slots, capacity * BLOCK, int32Column)
     // the lowest free chunk first: a store that stays small is used from its start
     for (let c = capacity - 1; c >= this.capacity; c--) this.free.push(c)
     this.capacity = capacity

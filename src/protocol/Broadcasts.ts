@@ -18,7 +18,7 @@
  */
 
 import { Blocks } from "./Blocks.ts"
-import { int32Column, uint16Column } from "./Columns.ts"
+import { grownColumn, int32Column, uint16Column } from "./Columns.ts"
 import { Tier, tierKey } from "./Tier.ts"
 
 /** A compound counts its parts in one byte. */
@@ -264,18 +264,10 @@ export class BroadcastQueue {
     this.bytes.push(undefined)
     if (slot === this.lengths.length) {
       const size = Math.ceil(slot * 1.5)
-      const lengths = uint16Column(size)
-      lengths.set(this.lengths)
-      this.lengths = lengths
-      const ids = int32Column(size)
-      ids.set(this.ids)
-      this.ids = ids
-      const transmits = uint16Column(size)
-      transmits.set(this.transmits)
-      this.transmits = transmits
-      const keys = int32Column(size)
-      keys.set(this.keys)
-      this.keys = keys
+      this.lengths = grownColumn(this.lengths, size, uint16Column)
+      this.ids = grownColumn(this.ids, size, int32Column)
+      this.transmits = grownColumn(this.transmits, size, uint16Column)
+      this.keys = grownColumn(this.keys, size, int32Column)
     }
     return slot
   }
@@ -297,9 +289,8 @@ export class BroadcastQueue {
   }
 
   private growKeys(min: number): void {
-    const byKey = int32Column(Math.max(min, Math.ceil(this.byKey.length * 1.5), 8)).fill(-1)
-    byKey.set(this.byKey)
-    this.byKey = byKey
+    const size = Math.max(min, Math.ceil(this.byKey.length * 1.5), 8)
+    this.byKey = grownColumn(this.byKey, size, (n) => int32Column(n).fill(-1))
   }
 
   /** Gives the queued items ids 0, 1, … in their present order, which keeps every tier sorted. */

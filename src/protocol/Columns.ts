@@ -23,3 +23,14 @@ export const uint16Column = (length: number): Uint16Array =>
 
 export const float64Column = (length: number): Float64Array =>
   length * 8 <= IN_HEAP_BYTES ? new Float64Array(length) : new Float64Array(new SharedArrayBuffer(length * 8))
+
+/** A column of `length` made by `make` (one of the above), holding `column`'s entries first. */
+export const grownColumn = <A extends Int32Array | Uint16Array | Float64Array>(
+  column: A,
+  length: number,
+  make: (length: number) => A
+): A => {
+  const out = make(length)
+  out.set(column as never)
+  return out
+}

@@ -11,8 +11,8 @@
  */
 import { addressOf, formatIp, ipv4Of } from "../Address.ts"
 import type { Application } from "./Application.ts"
-import { int32Column } from "./Columns.ts"
 import { splitMeta } from "./Application.ts"
+import { grownColumn, int32Column } from "./Columns.ts"
 import type { Alive, PacketMessage } from "./Messages.ts"
 
 /** The address, metadata and versions of one alive message; shared, never mutated. */
@@ -323,21 +323,13 @@ export class Directory {
 
   private growRecords(min: number): void {
     const size = Math.max(min, Math.ceil(this.recordNames.length * 1.5))
-    const rows = int32Column(size * ROW)
-    rows.set(this.rows)
-    this.rows = rows
-    const names = int32Column(size)
-    names.set(this.recordNames)
-    this.recordNames = names
+    this.rows = grownColumn(this.rows, size * ROW, int32Column)
+    this.recordNames = grownColumn(this.recordNames, size, int32Column)
   }
 
   private growNames(min: number): void {
     const size = Math.max(min, Math.ceil(this.nameRefs.length * 1.5))
-    const refs = int32Column(size)
-    refs.set(this.nameRefs)
-    this.nameRefs = refs
-    const heads = int32Column(size).fill(-1)
-    heads.set(this.heads)
-    this.heads = heads
+    this.nameRefs = grownColumn(this.nameRefs, size, int32Column)
+    this.heads = grownColumn(this.heads, size, (n) => int32Column(n).fill(-1))
   }
 }

@@ -14,16 +14,10 @@
 import { ipv4Of } from "../Address.ts"
 import type { Member } from "../Member.ts"
 import { stateFromWire } from "../Member.ts"
-import { float64Column, int32Column } from "./Columns.ts"
+import { float64Column, grownColumn, int32Column } from "./Columns.ts"
 import type { Announcement, Directory } from "./Directory.ts"
 import type { Alive } from "./Messages.ts"
 import { WireState } from "./Messages.ts"
-
-const grow = <A extends Int32Array | Float64Array>(a: A, size: number, make: (n: number) => A): A => {
-  const out = make(size)
-  out.set(a as never)
-  return out
-}
 
 /** A row of `MemberTable.rows`: its width, and each word's place. */
 const ROW = 4
@@ -367,16 +361,16 @@ export class MemberTable {
 
   private growSlots(min = 0): void {
     const size = Math.max(min, Math.ceil(this.ids.length * 1.5))
-    this.ids = grow(this.ids, size, (n) => int32Column(n))
-    this.announcements = grow(this.announcements, size, (n) => int32Column(n))
-    this.changes = grow(this.changes, size, (n) => float64Column(n))
-    this.order = grow(this.order, size, (n) => int32Column(n))
+    this.ids = grownColumn(this.ids, size, int32Column)
+    this.announcements = grownColumn(this.announcements, size, int32Column)
+    this.changes = grownColumn(this.changes, size, float64Column)
+    this.order = grownColumn(this.order, size, int32Column)
   }
 
   /** Room for the rows of name ids below `min` at least (a new row reads as empty). */
   private growRows(min: number): void {
     const ids = Math.max(min, Math.ceil((this.rows.length / ROW) * 1.5), 8)
-    this.rows = grow(this.rows, ids * ROW, (n) => int32Column(n))
+    this.rows = grownColumn(this.rows, ids * ROW, int32Column)
   }
 }
 
