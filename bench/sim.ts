@@ -74,7 +74,7 @@ interface Result {
    * datagrams in flight): `arrayBuffers`, since columns on shared buffers are not in `external`.
    */
   readonly heapTotalMB: number
-  readonly externalMB: number
+  readonly typedArraysMB: number
   readonly checked: number
   readonly converged: boolean
   /** Virtual second at which every checked node first saw all n alive (checked once a second). */
@@ -366,7 +366,7 @@ const runCluster = (
       heapBeforeMB,
       rssMB,
       heapTotalMB: usage.heapTotal / 2 ** 20,
-      externalMB: usage.arrayBuffers / 2 ** 20,
+      typedArraysMB: usage.arrayBuffers / 2 ** 20,
       checked: checked.length,
       converged,
       convergedAtMs,
@@ -545,7 +545,7 @@ const parent = async () => {
         Number.isFinite(steady) ? `${num(steady, 1)}×` : "–",
         Number.isFinite(steady) ? num(1000 / steady) : "–",
         num(((r.heapUsedMB - r.heapBeforeMB) * 1024) / r.n, 0),
-        `${mb(r.rssMB * 2 ** 20)} (${mb(r.heapTotalMB * 2 ** 20)}, ${mb(r.externalMB * 2 ** 20)})`,
+        `${mb(r.rssMB * 2 ** 20)} (${mb(r.heapTotalMB * 2 ** 20)}, ${mb(r.typedArraysMB * 2 ** 20)})`,
         num(r.streamsOpened),
         `${num(r.joinsOk)}/${num(r.joinsFailed)}`,
         num(r.suspicions),
