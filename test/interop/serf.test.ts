@@ -625,9 +625,25 @@ describeWithSerf("interop with real serf agents", () => {
         "tcp:PushPull+serf-state:reply" // a serf agent's push/pull reply (to our join)
       ]
       const missing = () => wanted.filter((k) => !seen.has(k))
+      // A compound needs two broadcasts queued at one agent at once, and the local profile
+      // spends a broadcast within one gossip tick (100 ms: 3 targets, 2 transmissions). So
+      // while a kind is missing, every agent fires an event at the same moment, every 2 s,
+      // and each relays the others' within the same few ticks.
+      let bursts = 0
+      let lastBurst = Date.now()
+      const burst = Effect.suspend(() => {
+        if (missing().length === 0 || Date.now() - lastBurst < 2_000) return Effect.void
+        lastBurst = Date.now()
+        bursts++
+        return Effect.forEach(
+          agents,
+          (agent) => serfCli(["event", `-rpc-addr=${agent.rpc}`, `burst-${bursts}-${agent.name}`, "y"]),
+          { concurrency: "unbounded", discard: true }
+        )
+      })
       // ~3 packets/s reach us from 3 agents on the local profile (pings, acks, gossip): 40 take ~15 s.
       yield* eventually(
-        Effect.map(node.membership.stats, (s) => s.packetsReceived >= 40 && missing().length === 0),
+        Effect.andThen(burst, Effect.map(node.membership.stats, (s) => s.packetsReceived >= 40 && missing().length === 0)),
         25_000,
         "every kind of serf traffic seen"
       ).pipe(Effect.catch((e) =>
@@ -636,7 +652,7 @@ describeWithSerf("interop with real serf agents", () => {
       ))
       const stats = yield* node.membership.stats
       console.log(
-        `[t7] ${stats.packetsReceived} packets from serf: ` +
+        `[t7] ${stats.packetsReceived} packets from serf, ${bursts} event bursts: ` +
           [...seen.entries()].sort().map(([k, v]) => `${k}=${v}`).join(" ") +
           ` | decodeErrors=${stats.decodeErrors} streamErrors=${stats.streamErrors} internalErrors=${stats.internalErrors}`
       )
