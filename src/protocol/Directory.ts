@@ -13,7 +13,7 @@ import { addressOf, formatIp, ipv4Of } from "../Address.ts"
 import type { Application } from "./Application.ts"
 import { splitMeta } from "./Application.ts"
 import { grownColumn, int32Column } from "./Columns.ts"
-import type { Alive, PacketMessage } from "./Messages.ts"
+import type { Alive, PacketMessage, PushNodeState, WireState } from "./Messages.ts"
 
 /** The address, metadata and versions of one alive message; shared, never mutated. */
 export interface Announcement {
@@ -72,6 +72,86 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean => {
   return true
 }
 
+/**
+ * A message a directory built from what it interned, carrying the ids of the name and the
+ * announcement. Nodes that share the directory and read each other's messages (a simulated
+ * network, see `InMemory.ts`) then find the member and compare its address by id: a cluster of
+ * ten thousand hears each alive thousands of times and merges states of ten thousand entries,
+ * and hashing the name and reading the address bytes were cache misses every time. The ids
+ * are private fields, so an encoder (or `JSON.stringify`) sees exactly the message.
+ */
+class Interned {
+  readonly #directory: Directory
+  readonly #nameId: number
+  readonly #name: string
+  readonly #announcementId: number
+  /** The announcement as interned when this was built: a reused id holds another object. */
+  readonly #record: Announcement
+
+  constructor(directory: Directory, nameId: number, announcementId: number) {
+    this.#directory = directory
+    this.#nameId = nameId
+    this.#name = directory.name(nameId)
+    this.#announcementId = announcementId
+    this.#record = directory.announcement(announcementId)
+  }
+
+  /**
+   * The announcement id of `message` when `directory` built it and that announcement and its
+   * name are still interned as they were then; else -1.
+   */
+  static announcementIn(message: object, directory: Directory): number {
+    if (!(message instanceof Interned) || message.#directory !== directory) return -1
+    const id = message.#announcementId
+    return directory.announcement(id) === message.#record && directory.name(message.#nameId) === message.#name ? id : -1
+  }
+}
+
+/** An alive built by `Directory.encodedAlive`. */
+class InternedAlive extends Interned implements Alive {
+  readonly _tag = "Alive" as const
+  readonly incarnation: number
+  readonly node: string
+  readonly addr: Uint8Array
+  readonly port: number
+  readonly meta: Uint8Array | null
+  readonly vsn: Uint8Array
+
+  constructor(directory: Directory, nameId: number, announcementId: number, incarnation: number) {
+    super(directory, nameId, announcementId)
+    const record = directory.announcement(announcementId)
+    this.incarnation = incarnation
+    this.node = directory.name(nameId)
+    this.addr = record.addr
+    this.port = record.port
+    this.meta = record.wire
+    this.vsn = record.vsn
+  }
+}
+
+/** A push/pull entry built by `Directory.pushNode`. */
+class InternedPushNode extends Interned implements PushNodeState {
+  readonly name: string
+  readonly addr: Uint8Array
+  readonly port: number
+  readonly meta: Uint8Array | null
+  readonly incarnation: number
+  readonly state: WireState
+  readonly vsn: Uint8Array
+
+  constructor(directory: Directory, nameId: number, announcementId: number, incarnation: number, state: WireState) {
+    super(directory, nameId, announcementId)
+    const record = directory.announcement(announcementId)
+    this.name = directory.name(nameId)
+    this.addr = record.addr
+    this.port = record.port
+    this.meta = record.wire
+    this.incarnation = incarnation
+    this.state = state
+    this.vsn = record.vsn
+  }
+}
+
 const EMPTY = new Uint8Array(0)
 /** Distinct version vectors kept for sharing (a cluster has a handful; forged ones are not kept). */
 const MAX_VSNS = 64
@@ -90,6 +170,8 @@ export class Directory {
 
   private readonly announcements: Array<Announcement | undefined> = []
   private readonly encoded: Array<Encoded | undefined> = []
+  /** Per record, its last push/pull entry (with `shareEncoded`). */
+  private readonly pushNodes: Array<PushNodeState | undefined> = []
   /** Per record: `ROW` words (see `KEY`…`REFS`). */
   private rows = int32Column(64 * ROW)
   /** Per record: the name id it was interned for. */
@@ -206,6 +288,29 @@ export class Directory {
     return id
   }
 
+  /**
+   * The announcement id of an alive or push/pull entry this directory built, while its
+   * announcement and name are still interned as they were when it was built; else -1.
+   */
+  announcementOf(message: Alive | PushNodeState): number {
+    return Interned.announcementIn(message, this)
+  }
+
+  /** The id of the name announcement `id` was interned for. */
+  nameOfAnnouncement(id: number): number {
+    return this.recordNames[id]!
+  }
+
+  /** Announcement `id`'s port, with bit 16 set when its address is IPv4. */
+  addressWord(id: number): number {
+    return this.rows[id * ROW + KEY]! & (V4 | 0xffff)
+  }
+
+  /** Announcement `id`'s IPv4 address as an int32 (0 when it is not IPv4). */
+  ipv4(id: number): number {
+    return this.rows[id * ROW + IPV4]!
+  }
+
   retainAnnouncementId(id: number): void {
     this.rows[id * ROW + REFS]!++
   }
@@ -225,6 +330,7 @@ export class Directory {
     }
     this.announcements[id] = undefined
     this.encoded[id] = undefined
+    this.pushNodes[id] = undefined
     this.freeRecords.push(id)
     this.recordCount--
   }
@@ -242,18 +348,24 @@ export class Directory {
   ): Uint8Array {
     const hit = this.encoded[announcement]
     if (hit !== undefined && hit.encoding === encoding && hit.name === name && hit.incarnation === incarnation) return hit.bytes
-    const a = this.announcements[announcement]!
-    const bytes = encode({
-      _tag: "Alive",
-      incarnation,
-      node: this.names[name]!,
-      addr: a.addr,
-      port: a.port,
-      meta: a.wire,
-      vsn: a.vsn
-    })
+    const bytes = encode(new InternedAlive(this, name, announcement, incarnation))
     if (this.shareEncoded) this.encoded[announcement] = { encoding, name, incarnation, bytes }
     return bytes
+  }
+
+  /**
+   * The push/pull entry of `name` at `incarnation` in `state`, announcing `announcement`: with
+   * `shareEncoded`, made once and shared by every node whose state lists it so.
+   */
+  pushNode(name: number, announcement: number, incarnation: number, state: WireState): PushNodeState {
+    if (!this.shareEncoded) return new InternedPushNode(this, name, announcement, incarnation, state)
+    const hit = this.pushNodes[announcement]
+    if (hit !== undefined && hit.incarnation === incarnation && hit.state === state && hit.name === this.names[name]) {
+      return hit
+    }
+    const made = new InternedPushNode(this, name, announcement, incarnation, state)
+    this.pushNodes[announcement] = made
+    return made
   }
 
   /** The index of `vsn` among the shared version vectors, shared from now on if new and there is room. */
@@ -292,6 +404,7 @@ export class Directory {
     if (id === this.announcements.length) {
       this.announcements.push(undefined)
       this.encoded.push(undefined)
+      this.pushNodes.push(undefined)
       if (id >= this.recordNames.length) this.growRecords(id + 1)
     }
     // Copies: the message's fields may be views into a whole datagram. Empty metadata and
@@ -310,6 +423,7 @@ export class Directory {
       vsn: vsnIndex === VSN_OTHER ? Uint8Array.from(alive.vsn!) : this.vsnList[vsnIndex]!
     }
     this.encoded[id] = undefined
+    this.pushNodes[id] = undefined
     const row = id * ROW
     this.rows[row + KEY] = key
     this.rows[row + IPV4] = ipv4

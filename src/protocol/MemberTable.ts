@@ -131,6 +131,19 @@ export class MemberTable {
     return true
   }
 
+  /**
+   * As `sameAddressOf`, for the address of the directory's announcement `announcement`: two
+   * rows compared, no address bytes read (but for IPv6).
+   */
+  sameAddressAs(id: number, announcement: number): boolean {
+    const row = id * ROW
+    const word = this.rows[row + ADDRESS]!
+    const d = this.directory
+    if ((word & (PORT_MASK | V4)) !== d.addressWord(announcement)) return false
+    if ((word & V4) !== 0) return this.rows[row + IPV4] === d.ipv4(announcement)
+    return this.sameAddressOf(id, d.announcement(announcement).addr, word & PORT_MASK)
+  }
+
   /** The version vector the member announces (`[pmin, pmax, pcur, dmin, dmax, dcur]`). */
   vsn(slot: number): Uint8Array {
     return this.directory.vsnOf(this.announcements[slot]!)
@@ -147,9 +160,10 @@ export class MemberTable {
 
   /**
    * Appends `alive.node` (not yet in the table) in the last slot, announcing what `alive`
-   * announces; returns the slot. `knownId`: the name's directory id, when the caller has it.
+   * announces; returns the slot. `knownId`: the name's directory id, when the caller has it;
+   * `knownAnnouncement`: the announcement's id, when `alive` came with it (`Directory.announcementOf`).
    */
-  add(alive: Alive, incarnation: number, state: WireState, stateChange: number, knownId = -1): number {
+  add(alive: Alive, incarnation: number, state: WireState, stateChange: number, knownId = -1, knownAnnouncement = -1): number {
     let id = knownId
     if (id >= 0) this.directory.retainId(id)
     else id = this.directory.retainName(alive.node)
@@ -157,11 +171,12 @@ export class MemberTable {
     if (slot === this.ids.length) this.growSlots()
     if (id * ROW >= this.rows.length) this.growRows(this.directory.nameCapacity)
     this.ids[slot] = id
-    this.announcements[slot] = this.directory.retainAnnouncement(id, alive)
+    const announcement = this.retainAnnouncement(id, alive, knownAnnouncement)
+    this.announcements[slot] = announcement
     const row = id * ROW
     this.rows[row + SLOT] = slot + 1
     this.rows[row + ADDRESS] = state << STATE_SHIFT
-    this.noteAddress(id, alive)
+    this.noteAddress(id, announcement)
     this.rows[row + INCARNATION] = incarnation
     this.changes[slot] = stateChange
     if (this.snapshots !== undefined) this.snapshots[slot] = undefined
@@ -208,11 +223,12 @@ export class MemberTable {
     this.touch(slot)
   }
 
-  /** Takes what `alive` announces (address, metadata, versions). */
-  announce(slot: number, alive: Alive): void {
+  /** Takes what `alive` announces (address, metadata, versions); `knownAnnouncement` as for `add`. */
+  announce(slot: number, alive: Alive, knownAnnouncement = -1): void {
     const old = this.announcements[slot]!
-    this.announcements[slot] = this.directory.retainAnnouncement(this.ids[slot]!, alive)
-    this.noteAddress(this.ids[slot]!, alive)
+    const announcement = this.retainAnnouncement(this.ids[slot]!, alive, knownAnnouncement)
+    this.announcements[slot] = announcement
+    this.noteAddress(this.ids[slot]!, announcement)
     this.directory.releaseAnnouncement(old)
     this.touch(slot)
   }
@@ -326,11 +342,17 @@ export class MemberTable {
   }
 
   /** Writes the address of `alive` into the row of name id `id`, keeping its state. */
-  private noteAddress(id: number, alive: Alive): void {
+  private retainAnnouncement(id: number, alive: Alive, known: number): number {
+    if (known < 0) return this.directory.retainAnnouncement(id, alive)
+    this.directory.retainAnnouncementId(known)
+    return known
+  }
+
+  /** Copies the address words of the directory's announcement `announcement` into row `id`. */
+  private noteAddress(id: number, announcement: number): void {
     const row = id * ROW
-    const v4 = alive.addr.length === 4
-    this.rows[row + ADDRESS] = (this.rows[row + ADDRESS]! & STATE_MASK) | alive.port | (v4 ? V4 : 0)
-    this.rows[row + IPV4] = v4 ? ipv4Of(alive.addr) : 0
+    this.rows[row + ADDRESS] = (this.rows[row + ADDRESS]! & STATE_MASK) | this.directory.addressWord(announcement)
+    this.rows[row + IPV4] = this.directory.ipv4(announcement)
   }
 
   private touch(slot: number): void {

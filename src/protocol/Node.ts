@@ -270,16 +270,7 @@ export class NodeCore {
     const t = this.table
     const nodes = new Array<PushNodeState>(t.size)
     for (let slot = 0; slot < t.size; slot++) {
-      const a = t.announcement(slot)
-      nodes[slot] = {
-        name: t.name(slot),
-        addr: a.addr,
-        port: a.port,
-        meta: a.wire,
-        incarnation: t.incarnation(slot),
-        state: t.state(slot),
-        vsn: a.vsn
-      }
+      nodes[slot] = this.directory.pushNode(t.nameId(slot), t.announcementId(slot), t.incarnation(slot), t.state(slot))
     }
     return { _tag: "PushPull", join, nodes, userState: EMPTY_BYTES }
   }
@@ -310,14 +301,16 @@ export class NodeCore {
       for (const r of remote) {
         switch (r.state) {
           case WireState.alive: {
-            const id = this.directory.idOf(r.name)
+            const announced = this.directory.announcementOf(r)
+            const id = announced >= 0 ? this.directory.nameOfAnnouncement(announced) : this.directory.idOf(r.name)
             this.noteReachable(r, this.table.slotOfId(id), now)
             this.aliveNode(
               { _tag: "Alive", incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn },
               now,
               false,
               undefined,
-              id
+              id,
+              announced
             )
             break
           }
@@ -403,8 +396,18 @@ export class NodeCore {
     }
   }
 
-  /** `nameId`: the directory id of `a.node` when the caller looked it up already (-1: not interned). */
-  private aliveNode(a: Alive, now: number, bootstrap: boolean, notify: number | undefined, nameId?: number): void {
+  /**
+   * `nameId`: the directory id of `a.node` when the caller looked it up already (-1: not interned);
+   * `announced`: the id of what `a` announces, when a node sharing our directory built it.
+   */
+  private aliveNode(
+    a: Alive,
+    now: number,
+    bootstrap: boolean,
+    notify: number | undefined,
+    nameId?: number,
+    announced = this.directory.announcementOf(a)
+  ): void {
     const t = this.table
     const isLocal = a.node === this.name
     if (this.leaving && isLocal) return
@@ -420,7 +423,8 @@ export class NodeCore {
       this.versions.noteRefused(a.node, a.incarnation, a.meta)
       return
     }
-    const id = nameId ?? this.directory.idOf(a.node)
+    // an alive a node sharing our directory built: its ids spare a name lookup and the address bytes
+    const id = nameId ?? (announced >= 0 ? this.directory.nameOfAnnouncement(announced) : this.directory.idOf(a.node))
     let slot = t.slotOfId(id)
     let updatesNode = false
     let incarnation = 0
@@ -429,12 +433,12 @@ export class NodeCore {
       if (a.incarnation === 0) return
       // Insert at a random position so that probe order (and so detection time) is fair.
       const offset = Math.floor(this.env.random() * (t.size + 1))
-      const last = t.add(a, 0, WireState.dead, now, id)
+      const last = t.add(a, 0, WireState.dead, now, id, announced)
       t.swap(offset, last)
       slot = offset
     } else {
       // by name id: a duplicate (the common case by far) reads one row of the table
-      if (!t.sameAddressOf(id, a.addr, a.port)) {
+      if (announced >= 0 ? !t.sameAddressAs(id, announced) : !t.sameAddressOf(id, a.addr, a.port)) {
         const canReclaim = this.config.deadNodeReclaimTime > 0 && now - t.stateChange(slot) > this.config.deadNodeReclaimTime
         const state = t.state(slot)
         if (state === WireState.left || (state === WireState.dead && canReclaim)) {
@@ -457,7 +461,7 @@ export class NodeCore {
       if (a.incarnation === incarnation && bytesEqual(a.meta, oldMeta) && bytesEqual(a.vsn, this.versions.self)) return
       this.refute(slot, a.incarnation)
     } else {
-      t.announce(slot, a)
+      t.announce(slot, a, announced)
       const id = t.nameId(slot)
       this.dissemination.broadcast(id, this.directory.encodedAlive(id, a.incarnation, t.announcementId(slot), this.env.encode, this.encoding), notify)
       t.setIncarnation(slot, a.incarnation)

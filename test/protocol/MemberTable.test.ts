@@ -229,4 +229,64 @@ describe("Directory", () => {
       assert.strictEqual(d.retainAnnouncement(name, { ...alive("a", 1), vsn: Uint8Array.of(1, 5, 2, 2, i, 4) }), ids[i])
     }
   })
+
+  it("messages it built carry their ids privately, trusted only while what they name is still interned", () => {
+    const d = new Directory({ shareEncoded: true })
+    const table = new MemberTable(d)
+    table.add(alive("a", 1), 1, WireState.alive, 0)
+    const name = table.nameId(0)
+    const announcement = table.announcementId(0)
+    let built: Alive | undefined
+    d.encodedAlive(name, 1, announcement, (m) => {
+      built = m as Alive
+      return new Uint8Array(1)
+    }, {})
+    assert.strictEqual(d.announcementOf(built!), announcement)
+    assert.strictEqual(d.nameOfAnnouncement(announcement), name)
+    // an encoder sees an alive and nothing else
+    assert.strictEqual(JSON.stringify(built), JSON.stringify(alive("a", 1)))
+    const entry = d.pushNode(name, announcement, 1, WireState.alive)
+    assert.deepStrictEqual(Object.keys(entry).sort(), ["addr", "incarnation", "meta", "name", "port", "state", "vsn"])
+    assert.strictEqual(d.announcementOf(entry), announcement)
+    // one entry per announcement, incarnation and state, shared by every state that lists it so
+    assert.strictEqual(d.pushNode(name, announcement, 1, WireState.alive), entry)
+    assert.strictEqual(d.pushNode(name, announcement, 1, WireState.suspect).state, WireState.suspect)
+    // the same fields in a plain object, or another directory: no ids
+    assert.strictEqual(d.announcementOf(alive("a", 1)), -1)
+    assert.strictEqual(new Directory().announcementOf(built!), -1)
+    // once released, the ids go to another member: the old messages are not trusted
+    table.reap(() => true, () => {})
+    table.add(alive("b", 2), 1, WireState.alive, 0)
+    assert.strictEqual(table.nameId(0), name)
+    assert.strictEqual(table.announcementId(0), announcement)
+    assert.strictEqual(d.announcementOf(built!), -1)
+    assert.strictEqual(d.announcementOf(entry), -1)
+  })
+})
+
+describe("MemberTable address checks", () => {
+  it("compare by announcement id as they do by bytes, for IPv4 and IPv6", () => {
+    const d = new Directory()
+    const table = new MemberTable(d)
+    const v6 = Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
+    table.add(alive("a", 1), 1, WireState.alive, 0)
+    table.add({ ...alive("b", 2), addr: v6 }, 1, WireState.alive, 0)
+    const other = new MemberTable(d)
+    const heard: ReadonlyArray<Alive> = [
+      alive("a", 1),
+      alive("a", 3),
+      { ...alive("a", 1), port: 7947 },
+      { ...alive("a", 1), addr: v6 },
+      { ...alive("b", 2), addr: v6 },
+      { ...alive("b", 2), addr: Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2) },
+      alive("b", 2)
+    ]
+    const expected = [true, false, false, false, true, false, false]
+    for (const [i, a] of heard.entries()) {
+      const id = d.idOf(a.node)
+      const slot = other.add({ ...a, node: `${a.node}-${i}` }, 1, WireState.alive, 0)
+      assert.strictEqual(table.sameAddressOf(id, a.addr, a.port), expected[i], `bytes ${i}`)
+      assert.strictEqual(table.sameAddressAs(id, other.announcementId(slot)), expected[i], `announcement ${i}`)
+    }
+  })
 })

@@ -10,6 +10,9 @@
  * thousand pulls a state of ten thousand members, which its seed would otherwise
  * write out and the joiner read back, name by name, for every join.
  *
+ * What they read is the very object the sender encoded: an alive or a push/pull entry that a
+ * shared `Directory` built also carries its directory ids (`Directory.announcementOf`).
+ *
  * The bytes are still written in full, so sizes, budgets, checksums and traffic
  * figures are those of the real format. Sound because every array involved is
  * immutable once built (encoders copy into fresh arrays; `SimNetwork` never
