@@ -341,7 +341,7 @@ export class MemberTable {
       this.order.byteLength
   }
 
-  /** Writes the address of `alive` into the row of name id `id`, keeping its state. */
+  /** A reference to what `alive` announces for name id `id`: the `known` announcement when given, else interned. */
   private retainAnnouncement(id: number, alive: Alive, known: number): number {
     if (known < 0) return this.directory.retainAnnouncement(id, alive)
     this.directory.retainAnnouncementId(known)
