@@ -19,6 +19,9 @@ import { decodeStream, encodeStream } from "./compact/Stream.ts"
 import { Writer } from "./compact/Writer.ts"
 import { Interner } from "./Interner.ts"
 
+/** The scratch an in-memory codec keeps: room for the state of ten thousand members. */
+const IN_MEMORY_SCRATCH = 1 << 20
+
 /**
  * A compact codec instance. It owns one scratch buffer that every encode reuses
  * (encoding is synchronous, so encodes never overlap), then copies the result out,
@@ -31,10 +34,10 @@ import { Interner } from "./Interner.ts"
  * datagrams and stream frames alike.
  */
 export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}): CodecShape => {
-  const writer = new Writer()
+  const inMemory = options.inMemory === true
+  const writer = new Writer(inMemory ? IN_MEMORY_SCRATCH : undefined)
   const interner = new Interner()
   const slabs = new Slabs()
-  const inMemory = options.inMemory === true
   return {
     name: "compact",
     encodeMessage: (message: PacketMessage) => {

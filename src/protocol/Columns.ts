@@ -18,6 +18,9 @@ const IN_HEAP_BYTES = 64
 export const int32Column = (length: number): Int32Array =>
   length * 4 <= IN_HEAP_BYTES ? new Int32Array(length) : new Int32Array(new SharedArrayBuffer(length * 4))
 
+export const uint32Column = (length: number): Uint32Array =>
+  length * 4 <= IN_HEAP_BYTES ? new Uint32Array(length) : new Uint32Array(new SharedArrayBuffer(length * 4))
+
 export const uint16Column = (length: number): Uint16Array =>
   length * 2 <= IN_HEAP_BYTES ? new Uint16Array(length) : new Uint16Array(new SharedArrayBuffer(length * 2))
 

@@ -13,7 +13,7 @@ import { addressOf, formatIp, ipv4Of } from "../Address.ts"
 import type { Application } from "./Application.ts"
 import { splitMeta } from "./Application.ts"
 import { grownColumn, int32Column } from "./Columns.ts"
-import type { Alive, PacketMessage, PushNodeState, WireState } from "./Messages.ts"
+import type { Alive, PacketMessage, PushNodeState, PushPull, RemembersEncoding, WireState } from "./Messages.ts"
 
 /** The address, metadata and versions of one alive message; shared, never mutated. */
 export interface Announcement {
@@ -129,8 +129,8 @@ class InternedAlive extends Interned implements Alive {
   }
 }
 
-/** A push/pull entry built by `Directory.pushNode`. */
-class InternedPushNode extends Interned implements PushNodeState {
+/** A push/pull entry built by `Directory.pushNode`; it keeps its encoding for the next state that lists it. */
+class InternedPushNode extends Interned implements PushNodeState, RemembersEncoding {
   readonly name: string
   readonly addr: Uint8Array
   readonly port: number
@@ -149,6 +149,47 @@ class InternedPushNode extends Interned implements PushNodeState {
     this.incarnation = incarnation
     this.state = state
     this.vsn = record.vsn
+  }
+
+  #format: object | undefined = undefined
+  #encoded: Uint8Array | undefined = undefined
+
+  encodedAs(format: object): Uint8Array | undefined {
+    return this.#format === format ? this.#encoded : undefined
+  }
+
+  rememberEncoded(format: object, bytes: Uint8Array): void {
+    this.#format = format
+    this.#encoded = bytes
+  }
+}
+
+/**
+ * The ids of a push/pull state's entries, side by side, `WORDS` per entry: what a node sharing
+ * the directory merges from without reading the entries (a state of ten thousand members
+ * mostly repeats what the receiver knows).
+ */
+export const StateDigest = { WORDS: 5, NAME: 0, ANNOUNCEMENT: 1, GENERATION: 2, INCARNATION: 3, STATE: 4 } as const
+
+/** A state built by `Directory.pushPull`: its entries, and their ids in a digest. */
+class InternedPushPull implements PushPull {
+  readonly _tag = "PushPull" as const
+  readonly join: boolean
+  readonly nodes: ReadonlyArray<PushNodeState>
+  readonly userState: Uint8Array
+  readonly #directory: Directory
+  readonly #digest: Uint32Array
+
+  constructor(directory: Directory, join: boolean, nodes: ReadonlyArray<PushNodeState>, digest: Uint32Array) {
+    this.join = join
+    this.nodes = nodes
+    this.userState = EMPTY
+    this.#directory = directory
+    this.#digest = digest
+  }
+
+  static digestIn(message: PushPull, directory: Directory): Uint32Array | undefined {
+    return message instanceof InternedPushPull && message.#directory === directory ? message.#digest : undefined
   }
 }
 
@@ -176,6 +217,8 @@ export class Directory {
   private rows = int32Column(64 * ROW)
   /** Per record: the name id it was interned for. */
   private recordNames = int32Column(64)
+  /** Per record id: bumped each time the record is forgotten, so that a digest made before can tell. */
+  private generations = int32Column(64)
   private readonly freeRecords: Array<number> = []
   private recordCount = 0
   /** The shared version vectors; a record keeps the index of its own. */
@@ -331,6 +374,7 @@ export class Directory {
     this.announcements[id] = undefined
     this.encoded[id] = undefined
     this.pushNodes[id] = undefined
+    this.generations[id] = this.generations[id]! + 1
     this.freeRecords.push(id)
     this.recordCount--
   }
@@ -366,6 +410,37 @@ export class Directory {
     const made = new InternedPushNode(this, name, announcement, incarnation, state)
     this.pushNodes[announcement] = made
     return made
+  }
+
+  /**
+   * A push/pull state from `digest`, which holds the name, announcement, incarnation and state
+   * of each entry (see `StateDigest`; this fills in the generations).
+   */
+  pushPull(join: boolean, digest: Uint32Array): PushPull {
+    const { WORDS, NAME, ANNOUNCEMENT, GENERATION, INCARNATION, STATE } = StateDigest
+    const count = digest.length / WORDS
+    const nodes = new Array<PushNodeState>(count)
+    for (let i = 0, at = 0; i < count; i++, at += WORDS) {
+      const announcement = digest[at + ANNOUNCEMENT]!
+      digest[at + GENERATION] = this.generations[announcement]!
+      nodes[i] = this.pushNode(digest[at + NAME]!, announcement, digest[at + INCARNATION]!, digest[at + STATE] as WireState)
+    }
+    return new InternedPushPull(this, join, nodes, digest)
+  }
+
+  /** The digest of a state this directory built (`pushPull`), else undefined. */
+  digestOf(message: PushPull): Uint32Array | undefined {
+    return InternedPushPull.digestIn(message, this)
+  }
+
+  /**
+   * The announcement id of entry `i` of `digest` while that announcement is still interned as it
+   * was when the digest was made (its name id then holds too: a table holds both), else -1.
+   */
+  vouched(digest: Uint32Array, i: number): number {
+    const at = i * StateDigest.WORDS
+    const id = digest[at + StateDigest.ANNOUNCEMENT]!
+    return this.generations[id] === digest[at + StateDigest.GENERATION] ? id : -1
   }
 
   /** The index of `vsn` among the shared version vectors, shared from now on if new and there is room. */
@@ -439,6 +514,7 @@ export class Directory {
     const size = Math.max(min, Math.ceil(this.recordNames.length * 1.5))
     this.rows = grownColumn(this.rows, size * ROW, int32Column)
     this.recordNames = grownColumn(this.recordNames, size, int32Column)
+    this.generations = grownColumn(this.generations, size, int32Column)
   }
 
   private growNames(min: number): void {

@@ -36,6 +36,8 @@ const STATE_MASK = 3 << STATE_SHIFT
 export class MemberTable {
   private readonly directory: Directory
   private count = 0
+  /** Entries alive or suspect, kept as states change: read once a second by every node's metrics. */
+  private liveCount = 0
   private ids = int32Column(8)
   private announcements = int32Column(8)
   /**
@@ -64,6 +66,11 @@ export class MemberTable {
   /** Entries, dead and left ones included until reaped. */
   get size(): number {
     return this.count
+  }
+
+  /** Entries alive or suspect (self included). */
+  get live(): number {
+    return this.liveCount
   }
 
   /** Changes so far: the table differs from what was published when this moved. */
@@ -108,7 +115,12 @@ export class MemberTable {
 
   /** The state, numbered as on the wire (`WireState`). */
   state(slot: number): WireState {
-    return ((this.rows[this.ids[slot]! * ROW + ADDRESS]! & STATE_MASK) >>> STATE_SHIFT) as WireState
+    return this.stateOf(this.ids[slot]!)
+  }
+
+  /** The state of the member whose name has directory id `id` (in the table). */
+  stateOf(id: number): WireState {
+    return ((this.rows[id * ROW + ADDRESS]! & STATE_MASK) >>> STATE_SHIFT) as WireState
   }
 
   stateChange(slot: number): number {
@@ -176,6 +188,7 @@ export class MemberTable {
     const row = id * ROW
     this.rows[row + SLOT] = slot + 1
     this.rows[row + ADDRESS] = state << STATE_SHIFT
+    if (state < WireState.dead) this.liveCount++
     this.noteAddress(id, announcement)
     this.rows[row + INCARNATION] = incarnation
     this.changes[slot] = stateChange
@@ -218,6 +231,8 @@ export class MemberTable {
 
   setState(slot: number, state: WireState, stateChange: number): void {
     const at = this.ids[slot]! * ROW + ADDRESS
+    const was = (this.rows[at]! & STATE_MASK) >>> STATE_SHIFT
+    this.liveCount += (state < WireState.dead ? 1 : 0) - (was < WireState.dead ? 1 : 0)
     this.rows[at] = (this.rows[at]! & ~STATE_MASK) | (state << STATE_SHIFT)
     this.changes[slot] = stateChange
     this.touch(slot)
@@ -247,6 +262,7 @@ export class MemberTable {
     for (let slot = 0; slot < this.count; slot++) {
       if (select(slot)) {
         reaped(this.snapshot(slot))
+        if (!this.deadOrLeft(slot)) this.liveCount--
         const id = this.ids[slot]!
         this.rows[id * ROW + SLOT] = 0
         this.contacted.delete(id)
@@ -330,6 +346,7 @@ export class MemberTable {
       this.directory.releaseName(this.ids[slot]!)
     }
     this.count = 0
+    this.liveCount = 0
     this.contacted.clear()
     this.snapshots = undefined
     this.version++

@@ -14,8 +14,9 @@ import type { GossipConfigValues } from "../Config.ts"
 import type { Member } from "../Member.ts"
 import type { MemberEvent } from "../MemberEvent.ts"
 import { AntiEntropy } from "./AntiEntropy.ts"
+import { uint32Column } from "./Columns.ts"
 import { encodeApplication, joinMeta } from "./Application.ts"
-import { Directory } from "./Directory.ts"
+import { Directory, StateDigest } from "./Directory.ts"
 import { Dissemination } from "./Dissemination.ts"
 import { MemberTable } from "./MemberTable.ts"
 import type { Alive, Dead, PacketMessage, PushNodeState, PushPull, Suspect } from "./Messages.ts"
@@ -25,6 +26,7 @@ import type { Output } from "./Outputs.ts"
 import { Outbox } from "./Outputs.ts"
 import type { PacketLayout } from "./PacketBudget.ts"
 import { PacketBudget } from "./PacketBudget.ts"
+import { RemoteState } from "./RemoteState.ts"
 import { ProbeCycle } from "./ProbeCycle.ts"
 import type { CoreStats } from "./Stats.ts"
 import { zeroCounters } from "./Stats.ts"
@@ -158,9 +160,7 @@ export class NodeCore {
 
   /** Members that are alive or suspect, self included. */
   get numMembers(): number {
-    let n = 0
-    for (let slot = 0; slot < this.table.size; slot++) if (!this.table.deadOrLeft(slot)) n++
-    return n
+    return this.table.live
   }
 
   get hasLeft(): boolean {
@@ -268,24 +268,29 @@ export class NodeCore {
   /** The local state for a push/pull: every entry, self and dead/left ones included. */
   localState(join: boolean): PushPull {
     const t = this.table
-    const nodes = new Array<PushNodeState>(t.size)
-    for (let slot = 0; slot < t.size; slot++) {
-      nodes[slot] = this.directory.pushNode(t.nameId(slot), t.announcementId(slot), t.incarnation(slot), t.state(slot))
+    const { ANNOUNCEMENT, INCARNATION, NAME, STATE, WORDS } = StateDigest
+    const digest = uint32Column(t.size * WORDS)
+    for (let slot = 0, at = 0; slot < t.size; slot++, at += WORDS) {
+      digest[at + NAME] = t.nameId(slot)
+      digest[at + ANNOUNCEMENT] = t.announcementId(slot)
+      digest[at + INCARNATION] = t.incarnation(slot)
+      digest[at + STATE] = t.state(slot)
     }
-    return { _tag: "PushPull", join, nodes, userState: EMPTY_BYTES }
+    return this.directory.pushPull(join, digest)
   }
 
   /**
-   * Merges a remote push/pull state after checking that every version in the
-   * combined cluster is compatible; returns the reason when it is not (and then
+   * Merges a remote push/pull state (the message, or its entries) after checking that every
+   * version in the combined cluster is compatible; returns the reason when it is not (and then
    * merges nothing).
    */
-  mergeRemoteState(remote: ReadonlyArray<PushNodeState>, now: number): StateRefusal | undefined {
+  mergeRemoteState(state: PushPull | ReadonlyArray<PushNodeState>, now: number): StateRefusal | undefined {
+    const remote = new RemoteState(state, this.directory)
     const incompatible = this.versions.verifyProtocol(remote, this.table)
     if (incompatible !== undefined) return { _tag: "Protocol", message: incompatible }
-    const refused = this.versions.verifyApplications(remote)
+    const refused = this.versions.verifyApplications(remote.nodes)
     if (refused !== undefined) {
-      for (const r of remote) {
+      for (const r of remote.nodes) {
         if (r.state === WireState.alive && r.name !== this.name) {
           this.counters.incompatible++
           this.versions.noteRefused(r.name, r.incarnation, r.meta)
@@ -295,15 +300,28 @@ export class NodeCore {
     }
     // Incompatible entries among compatible ones are refused one by one (see `aliveNode`).
     // a remote state lists about the whole cluster: room for it in one step, not thirty
-    this.table.reserve(remote.length)
+    const t = this.table
+    t.reserve(remote.length)
     // the alives it teaches us join the broadcast queue as one sorted batch
     this.dissemination.batch(() => {
-      for (const r of remote) {
-        switch (r.state) {
+      for (let i = 0; i < remote.length; i++) {
+        switch (remote.state(i)) {
           case WireState.alive: {
-            const announced = this.directory.announcementOf(r)
+            const announced = remote.announcement(i)
+            if (announced >= 0) {
+              // An entry we hold word for word (we admitted this very announcement), at an
+              // incarnation we know, of a member we do not hold dead: `aliveNode` would change
+              // nothing, ourselves included (an echo), so the entry is not even read.
+              const id = remote.nameId(i)
+              const slot = t.slotOfId(id)
+              if (
+                slot >= 0 && remote.incarnation(i) <= t.incarnationOf(id) && t.stateOf(id) !== WireState.dead &&
+                t.announcementId(slot) === announced
+              ) continue
+            }
+            const r = remote.nodes[i]!
             const id = announced >= 0 ? this.directory.nameOfAnnouncement(announced) : this.directory.idOf(r.name)
-            this.noteReachable(r, this.table.slotOfId(id), now)
+            this.noteReachable(r, t.slotOfId(id), now)
             this.aliveNode(
               { _tag: "Alive", incarnation: r.incarnation, node: r.name, addr: r.addr, port: r.port, meta: r.meta, vsn: r.vsn },
               now,
@@ -314,12 +332,16 @@ export class NodeCore {
             )
             break
           }
-          case WireState.left:
+          case WireState.left: {
+            const r = remote.nodes[i]!
             this.deadNode(Msg.dead(r.incarnation, r.name, r.name), now)
             break
-          default:
+          }
+          default: {
             // A remote "dead" opinion only makes us suspect: we let our own probes decide.
+            const r = remote.nodes[i]!
             this.suspectNode(Msg.suspect(r.incarnation, r.name, this.name), now)
+          }
         }
       }
     })

@@ -11,6 +11,7 @@ import type { MemberTable } from "./MemberTable.ts"
 import type { PushNodeState } from "./Messages.ts"
 import { WireState } from "./Messages.ts"
 import type { Outbox } from "./Outputs.ts"
+import type { RemoteState } from "./RemoteState.ts"
 
 /** The memberlist protocol versions we understand (CRC, TCP ping, nacks included). */
 export const PROTOCOL_MIN = 1
@@ -107,7 +108,7 @@ export class Versions {
    * Members share a handful of version vectors (the directory's arrays, the decoder's): a
    * vector the same array as the one before it changes nothing and is skipped.
    */
-  verifyProtocol(remote: ReadonlyArray<PushNodeState>, table: MemberTable): string | undefined {
+  verifyProtocol(remote: RemoteState, table: MemberTable): string | undefined {
     let maxPMin = 0
     let minPMax = 255
     let maxDMin = 0
@@ -121,7 +122,11 @@ export class Versions {
       maxDMin = Math.max(maxDMin, v[3]!)
       minDMax = Math.min(minDMax, v[4]!)
     }
-    for (const r of remote) if (r.state === WireState.alive && r.vsn !== null && r.vsn.length >= 6) widen(r.vsn)
+    for (let i = 0; i < remote.length; i++) {
+      if (remote.state(i) !== WireState.alive) continue
+      const vsn = remote.vsn(i)
+      if (vsn !== null && vsn.length >= 6) widen(vsn)
+    }
     for (let slot = 0; slot < table.size; slot++) {
       if (table.state(slot) === WireState.alive) widen(table.vsn(slot))
     }
@@ -140,9 +145,9 @@ export class Versions {
       passed = vsn
       return undefined
     }
-    for (const r of remote) {
-      const bad = incompatible(r.vsn)
-      if (bad !== undefined) return bad(r.name)
+    for (let i = 0; i < remote.length; i++) {
+      const bad = incompatible(remote.vsn(i))
+      if (bad !== undefined) return bad(remote.name(i))
     }
     for (let slot = 0; slot < table.size; slot++) {
       const bad = incompatible(table.vsn(slot))

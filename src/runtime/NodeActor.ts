@@ -348,7 +348,7 @@ export const makeNode = (
         if (reply._tag !== "PushPull") {
           return yield* new PushPullError({ address, message: `expected a push/pull reply, got ${reply._tag}` })
         }
-        const refused = yield* call((c, now) => c.mergeRemoteState(reply.nodes, now))
+        const refused = yield* call((c, now) => c.mergeRemoteState(reply, now))
         if (refused?._tag === "Application" && config.application !== undefined) {
           return yield* new IncompatibleMemberError({
             member: refused.member,
@@ -378,7 +378,7 @@ export const makeNode = (
           case "PushPull": {
             const local: PushPull = yield* call((c) => c.localState(request.join))
             yield* conn.write(codec.encodeStream(local, { initiator: false }))
-            const refused = yield* call((c, now) => c.mergeRemoteState(request.nodes, now))
+            const refused = yield* call((c, now) => c.mergeRemoteState(request, now))
             if (refused !== undefined) yield* Effect.logWarning("push/pull rejected", refused.message)
             else if (request.userState.length > 0) {
               remoteStates.publish({ from: conn.remote, join: request.join, state: request.userState })

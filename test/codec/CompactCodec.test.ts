@@ -15,10 +15,14 @@ import {
   ping,
   type PushNodeState,
   type PushPull,
+  remembersEncoding,
   type StreamMessage,
   suspect,
-  user
+  user,
+  WireState
 } from "../../src/protocol/Messages.ts"
+import { Directory, StateDigest } from "../../src/protocol/Directory.ts"
+import { MemberTable } from "../../src/protocol/MemberTable.ts"
 
 const codec = makeCompactCodec()
 const streamOpts = { initiator: true }
@@ -485,6 +489,45 @@ describe("CompactCodec: in memory (receivers read the messages senders encoded)"
       expect(mem.decodeStream(frame, streamOpts)).toEqual({ _tag: "Complete", message: m, consumed: frame.length })
       expect((mem.decodeStream(frame, streamOpts) as { message: StreamMessage }).message).toBe(m)
     }
+  })
+
+  it("copies the bytes a shared push/pull entry remembers, and only those of its own format", () => {
+    const d = new Directory({ shareEncoded: true })
+    const table = new MemberTable(d)
+    const members = ["a", unicode, "c"].map((name, i): Alive => ({
+      _tag: "Alive",
+      incarnation: 7 + i,
+      node: name,
+      addr: i === 1 ? ipv6 : ipv4,
+      port: 7946 + i,
+      meta: i === 2 ? null : Uint8Array.of(i, 1, 2),
+      vsn
+    }))
+    members.forEach((m) => table.add(m, m.incarnation, WireState.alive, 0))
+    const digest = new Uint32Array(table.size * StateDigest.WORDS)
+    for (let slot = 0; slot < table.size; slot++) {
+      const at = slot * StateDigest.WORDS
+      digest[at + StateDigest.NAME] = table.nameId(slot)
+      digest[at + StateDigest.ANNOUNCEMENT] = table.announcementId(slot)
+      digest[at + StateDigest.INCARNATION] = table.incarnation(slot)
+      digest[at + StateDigest.STATE] = slot === 1 ? WireState.suspect : WireState.alive
+    }
+    const state = d.pushPull(true, digest.slice())
+    const again = d.pushPull(true, digest.slice())
+    // the same shared entries in both states
+    again.nodes.forEach((n, i) => expect(n).toBe(state.nodes[i]))
+    const plain: PushPull = { ...state, _tag: "PushPull", nodes: state.nodes.map((n) => ({ ...n })) }
+    const expected = codec.encodeStream(plain, streamOpts)
+    // written once and remembered, then copied: the same bytes every time
+    expect(mem.encodeStream(state, streamOpts).slice()).toEqual(expected)
+    expect(mem.encodeStream(again, streamOpts).slice()).toEqual(expected)
+    // bytes remembered for another format are not this one's
+    const entry = state.nodes[0]!
+    if (!remembersEncoding(entry)) throw new Error("a shared entry remembers its encoding")
+    entry.rememberEncoded({}, Uint8Array.of(0xee))
+    expect(mem.encodeStream(state, streamOpts).slice()).toEqual(expected)
+    // a plain codec writes every entry afresh
+    expect(codec.encodeStream(state, streamOpts)).toEqual(expected)
   })
 
   it("decodes stream bytes it did not build: a copy, a frame joined to the next one, a corrupted copy", () => {

@@ -134,6 +134,27 @@ describe("MemberTable", () => {
     assert.strictEqual(directory.announcementCount, 0)
   })
 
+  it("counts the entries alive or suspect as states change, entries are reaped and the table released", () => {
+    const table = new MemberTable(new Directory())
+    const recount = () => {
+      let n = 0
+      for (let slot = 0; slot < table.size; slot++) if (!table.deadOrLeft(slot)) n++
+      return n
+    }
+    let seed = 1
+    const next = (k: number) => (seed = (seed * 48271) % 2147483647) % k
+    for (let i = 0; i < 200; i++) table.add(alive(`m${i}`, i), 1, next(4) as WireState, 0)
+    assert.strictEqual(table.live, recount())
+    for (let i = 0; i < 1000; i++) table.setState(next(table.size), next(4) as WireState, i)
+    assert.strictEqual(table.live, recount())
+    table.reap((slot) => slot % 3 === 0, () => {})
+    assert.strictEqual(table.size, 133)
+    assert.strictEqual(table.live, recount())
+    assert.isAbove(table.live, 0)
+    table.release()
+    assert.strictEqual(table.live, 0)
+  })
+
   it("shuffle and randomSlots draw from the given source: same draws, same order", () => {
     const build = () => {
       const table = new MemberTable(new Directory())

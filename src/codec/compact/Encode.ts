@@ -8,9 +8,9 @@
  * push node state as one byte.
  */
 import type { PacketMessage, PushNodeState, StreamMessage } from "../../protocol/Messages.ts"
-import { MessageType } from "../../protocol/Messages.ts"
+import { MessageType, remembersEncoding } from "../../protocol/Messages.ts"
 import { MAX_PORT, MAX_PUSH_NODES, MAX_WIRE_STATE, VSN_BYTES } from "./Limits.ts"
-import type { Writer } from "./Writer.ts"
+import { copyInto, type Writer } from "./Writer.ts"
 
 const port = (w: Writer, value: number): void => {
   if (!(value >= 0 && value <= MAX_PORT)) throw new RangeError(`compact codec: port ${value} out of range`)
@@ -96,8 +96,30 @@ export const writePacketMessage = (w: Writer, m: PacketMessage): void => {
   }
 }
 
-/** Writes a stream message body (type byte first, no length prefix). */
-export const writeStreamMessage = (w: Writer, m: StreamMessage): void => {
+/** What identifies this format to entries that remember their encoding. */
+const FORMAT = {}
+
+/** A push/pull entry: copied when the entry remembers its bytes, else written and, with `remember`, kept. */
+const pushEntry = (w: Writer, n: PushNodeState, remember: boolean): void => {
+  if (!remember || !remembersEncoding(n)) return pushNode(w, n)
+  const known = n.encodedAs(FORMAT)
+  if (known !== undefined) {
+    w.ensure(known.length)
+    copyInto(w.buf, w.pos, known)
+    w.pos += known.length
+    return
+  }
+  const start = w.pos
+  pushNode(w, n)
+  n.rememberEncoded(FORMAT, w.buf.slice(start, w.pos))
+}
+
+/**
+ * Writes a stream message body (type byte first, no length prefix). `remember`: push/pull
+ * entries that can keep their bytes do (`RemembersEncoding`): worth it where the same shared
+ * entries are written state after state (a simulated network), not where each is written once.
+ */
+export const writeStreamMessage = (w: Writer, m: StreamMessage, remember = false): void => {
   switch (m._tag) {
     case "PushPull": {
       if (m.nodes.length > MAX_PUSH_NODES) {
@@ -106,7 +128,7 @@ export const writeStreamMessage = (w: Writer, m: StreamMessage): void => {
       w.u8(MessageType.pushPull)
       w.bool(m.join)
       w.varint(m.nodes.length)
-      for (const n of m.nodes) pushNode(w, n)
+      for (const n of m.nodes) pushEntry(w, n, remember)
       w.bytes(m.userState)
       return
     }

@@ -30,7 +30,7 @@ const failed = (reason: DecodeReason, message: string): StreamRead => ({
  */
 export const encodeStream = (w: Writer, message: StreamMessage, inMemory = false): Uint8Array => {
   w.reset(PREFIX_ROOM)
-  writeStreamMessage(w, message)
+  writeStreamMessage(w, message, inMemory)
   const length = w.pos - PREFIX_ROOM
   if (length > MAX_STREAM_FRAME_BYTES) {
     throw new RangeError(`compact codec: stream frame of ${length} bytes exceeds ${MAX_STREAM_FRAME_BYTES}`)
