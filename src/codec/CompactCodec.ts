@@ -14,6 +14,7 @@ import type { PacketMessage } from "../protocol/Messages.ts"
 import { Codec, type CodecShape } from "./Codec.ts"
 import { writePacketMessage } from "./compact/Encode.ts"
 import { COMPOUND_HEADER_BYTES, COMPOUND_PART_BYTES, decodePacket, encodePacket, Slabs } from "./compact/Packet.ts"
+import { EntryBytes } from "./compact/EntryBytes.ts"
 import { EncodedMessage } from "./compact/InMemory.ts"
 import { decodeStream, encodeStream } from "./compact/Stream.ts"
 import { Writer } from "./compact/Writer.ts"
@@ -38,6 +39,7 @@ export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}):
   const writer = new Writer(inMemory ? IN_MEMORY_SCRATCH : undefined)
   const interner = new Interner()
   const slabs = new Slabs()
+  const entries = inMemory ? new EntryBytes() : undefined
   return {
     name: "compact",
     encodeMessage: (message: PacketMessage) => {
@@ -50,7 +52,7 @@ export const makeCompactCodec = (options: { readonly inMemory?: boolean } = {}):
     packetOverhead: 0,
     encodePacket: (parts, options) => encodePacket(parts, options.checksum, slabs, inMemory),
     decodePacket: (bytes) => decodePacket(bytes, interner, inMemory),
-    encodeStream: (message) => encodeStream(writer, message, inMemory),
+    encodeStream: (message) => encodeStream(writer, message, inMemory, entries),
     decodeStream: (buffer) => decodeStream(buffer, interner, inMemory)
   }
 }

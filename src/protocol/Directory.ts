@@ -13,7 +13,9 @@ import { addressOf, formatIp, ipv4Of } from "../Address.ts"
 import type { Application } from "./Application.ts"
 import { splitMeta } from "./Application.ts"
 import { grownColumn, int32Column } from "./Columns.ts"
-import type { Alive, PacketMessage, PushNodeState, PushPull, RemembersEncoding, WireState } from "./Messages.ts"
+import type { Alive, PacketMessage, PushNodeState, PushPull, WireState } from "./Messages.ts"
+import type { Digested, StateDigest } from "./StateDigest.ts"
+import { ANNOUNCEMENT, GENERATION, INCARNATION, NAME, STATE, WORDS } from "./StateDigest.ts"
 
 /** The address, metadata and versions of one alive message; shared, never mutated. */
 export interface Announcement {
@@ -129,8 +131,8 @@ class InternedAlive extends Interned implements Alive {
   }
 }
 
-/** A push/pull entry built by `Directory.pushNode`; it keeps its encoding for the next state that lists it. */
-class InternedPushNode extends Interned implements PushNodeState, RemembersEncoding {
+/** A push/pull entry built by `Directory.pushNode`. */
+class InternedPushNode extends Interned implements PushNodeState {
   readonly name: string
   readonly addr: Uint8Array
   readonly port: number
@@ -150,29 +152,10 @@ class InternedPushNode extends Interned implements PushNodeState, RemembersEncod
     this.state = state
     this.vsn = record.vsn
   }
-
-  #format: object | undefined = undefined
-  #encoded: Uint8Array | undefined = undefined
-
-  encodedAs(format: object): Uint8Array | undefined {
-    return this.#format === format ? this.#encoded : undefined
-  }
-
-  rememberEncoded(format: object, bytes: Uint8Array): void {
-    this.#format = format
-    this.#encoded = bytes
-  }
 }
 
-/**
- * The ids of a push/pull state's entries, side by side, `WORDS` per entry: what a node sharing
- * the directory merges from without reading the entries (a state of ten thousand members
- * mostly repeats what the receiver knows).
- */
-export const StateDigest = { WORDS: 5, NAME: 0, ANNOUNCEMENT: 1, GENERATION: 2, INCARNATION: 3, STATE: 4 } as const
-
 /** A state built by `Directory.pushPull`: its entries, and their ids in a digest. */
-class InternedPushPull implements PushPull {
+class InternedPushPull implements PushPull, Digested {
   readonly _tag = "PushPull" as const
   readonly join: boolean
   readonly nodes: ReadonlyArray<PushNodeState>
@@ -186,6 +169,10 @@ class InternedPushPull implements PushPull {
     this.userState = EMPTY
     this.#directory = directory
     this.#digest = digest
+  }
+
+  stateDigest(): StateDigest {
+    return { directory: this.#directory, words: this.#digest }
   }
 
   static digestIn(message: PushPull, directory: Directory): Uint32Array | undefined {
@@ -414,10 +401,9 @@ export class Directory {
 
   /**
    * A push/pull state from `digest`, which holds the name, announcement, incarnation and state
-   * of each entry (see `StateDigest`; this fills in the generations).
+   * of each entry (see `StateDigest.ts`; this fills in the generations).
    */
   pushPull(join: boolean, digest: Uint32Array): PushPull {
-    const { WORDS, NAME, ANNOUNCEMENT, GENERATION, INCARNATION, STATE } = StateDigest
     const count = digest.length / WORDS
     const nodes = new Array<PushNodeState>(count)
     for (let i = 0, at = 0; i < count; i++, at += WORDS) {
@@ -438,9 +424,9 @@ export class Directory {
    * was when the digest was made (its name id then holds too: a table holds both), else -1.
    */
   vouched(digest: Uint32Array, i: number): number {
-    const at = i * StateDigest.WORDS
-    const id = digest[at + StateDigest.ANNOUNCEMENT]!
-    return this.generations[id] === digest[at + StateDigest.GENERATION] ? id : -1
+    const at = i * WORDS
+    const id = digest[at + ANNOUNCEMENT]!
+    return this.generations[id] === digest[at + GENERATION] ? id : -1
   }
 
   /** The index of `vsn` among the shared version vectors, shared from now on if new and there is room. */

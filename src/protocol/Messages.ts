@@ -116,20 +116,6 @@ export interface PushNodeState {
   readonly vsn: Uint8Array | null
 }
 
-/**
- * An entry that keeps the bytes an encoder last wrote for it (`Directory.pushNode` shares one
- * entry among every state that lists a member so): writing it again is a copy. `format`
- * identifies the encoding; bytes remembered for another format are not returned.
- */
-export interface RemembersEncoding {
-  encodedAs(format: object): Uint8Array | undefined
-  rememberEncoded(format: object, bytes: Uint8Array): void
-}
-
-/** Whether `entry` can keep its encoding (see `RemembersEncoding`). */
-export const remembersEncoding = <A extends object>(entry: A): entry is A & RemembersEncoding =>
-  typeof (entry as Partial<RemembersEncoding>).encodedAs === "function"
-
 /** Anti-entropy: the whole member table (and application state) of one side. */
 export interface PushPull {
   readonly _tag: "PushPull"

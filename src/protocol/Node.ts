@@ -16,7 +16,7 @@ import type { MemberEvent } from "../MemberEvent.ts"
 import { AntiEntropy } from "./AntiEntropy.ts"
 import { uint32Column } from "./Columns.ts"
 import { encodeApplication, joinMeta } from "./Application.ts"
-import { Directory, StateDigest } from "./Directory.ts"
+import { Directory } from "./Directory.ts"
 import { Dissemination } from "./Dissemination.ts"
 import { MemberTable } from "./MemberTable.ts"
 import type { Alive, Dead, PacketMessage, PushNodeState, PushPull, Suspect } from "./Messages.ts"
@@ -27,6 +27,7 @@ import { Outbox } from "./Outputs.ts"
 import type { PacketLayout } from "./PacketBudget.ts"
 import { PacketBudget } from "./PacketBudget.ts"
 import { RemoteState } from "./RemoteState.ts"
+import { ANNOUNCEMENT, INCARNATION, NAME, STATE, WORDS } from "./StateDigest.ts"
 import { ProbeCycle } from "./ProbeCycle.ts"
 import type { CoreStats } from "./Stats.ts"
 import { zeroCounters } from "./Stats.ts"
@@ -268,7 +269,6 @@ export class NodeCore {
   /** The local state for a push/pull: every entry, self and dead/left ones included. */
   localState(join: boolean): PushPull {
     const t = this.table
-    const { ANNOUNCEMENT, INCARNATION, NAME, STATE, WORDS } = StateDigest
     const digest = uint32Column(t.size * WORDS)
     for (let slot = 0, at = 0; slot < t.size; slot++, at += WORDS) {
       digest[at + NAME] = t.nameId(slot)

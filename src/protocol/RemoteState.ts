@@ -5,8 +5,8 @@
  * when something is new. Any other state is read from its entries.
  */
 import type { Directory } from "./Directory.ts"
-import { StateDigest } from "./Directory.ts"
 import type { PushNodeState, PushPull, WireState } from "./Messages.ts"
+import { INCARNATION, NAME, STATE, WORDS } from "./StateDigest.ts"
 
 export class RemoteState {
   readonly nodes: ReadonlyArray<PushNodeState>
@@ -33,19 +33,19 @@ export class RemoteState {
   nameId(i: number): number {
     return this.digest === undefined
       ? this.directory.nameOfAnnouncement(this.announcement(i))
-      : this.digest[i * StateDigest.WORDS + StateDigest.NAME]!
+      : this.digest[i * WORDS + NAME]!
   }
 
   state(i: number): WireState {
     return this.digest === undefined
       ? this.nodes[i]!.state
-      : this.digest[i * StateDigest.WORDS + StateDigest.STATE] as WireState
+      : this.digest[i * WORDS + STATE] as WireState
   }
 
   incarnation(i: number): number {
     return this.digest === undefined
       ? this.nodes[i]!.incarnation
-      : this.digest[i * StateDigest.WORDS + StateDigest.INCARNATION]!
+      : this.digest[i * WORDS + INCARNATION]!
   }
 
   /** Entry `i`'s version vector: the directory's array for an announcement vouched for. */

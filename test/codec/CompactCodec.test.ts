@@ -15,13 +15,13 @@ import {
   ping,
   type PushNodeState,
   type PushPull,
-  remembersEncoding,
   type StreamMessage,
   suspect,
   user,
   WireState
 } from "../../src/protocol/Messages.ts"
-import { Directory, StateDigest } from "../../src/protocol/Directory.ts"
+import { Directory } from "../../src/protocol/Directory.ts"
+import * as Digest from "../../src/protocol/StateDigest.ts"
 import { MemberTable } from "../../src/protocol/MemberTable.ts"
 
 const codec = makeCompactCodec()
@@ -491,43 +491,68 @@ describe("CompactCodec: in memory (receivers read the messages senders encoded)"
     }
   })
 
-  it("copies the bytes a shared push/pull entry remembers, and only those of its own format", () => {
+  it("copies the entries of digested states from what it kept, byte for byte what the plain codec writes", () => {
     const d = new Directory({ shareEncoded: true })
     const table = new MemberTable(d)
-    const members = ["a", unicode, "c"].map((name, i): Alive => ({
+    const member = (name: string, i: number, incarnation: number, meta: Uint8Array | null): Alive => ({
       _tag: "Alive",
-      incarnation: 7 + i,
+      incarnation,
       node: name,
       addr: i === 1 ? ipv6 : ipv4,
       port: 7946 + i,
-      meta: i === 2 ? null : Uint8Array.of(i, 1, 2),
+      meta,
       vsn
-    }))
-    members.forEach((m) => table.add(m, m.incarnation, WireState.alive, 0))
-    const digest = new Uint32Array(table.size * StateDigest.WORDS)
-    for (let slot = 0; slot < table.size; slot++) {
-      const at = slot * StateDigest.WORDS
-      digest[at + StateDigest.NAME] = table.nameId(slot)
-      digest[at + StateDigest.ANNOUNCEMENT] = table.announcementId(slot)
-      digest[at + StateDigest.INCARNATION] = table.incarnation(slot)
-      digest[at + StateDigest.STATE] = slot === 1 ? WireState.suspect : WireState.alive
+    })
+    ;["a", unicode, "c"].forEach((name, i) => {
+      const m = member(name, i, 7 + i, i === 2 ? null : Uint8Array.of(i, 1, 2))
+      table.add(m, m.incarnation, WireState.alive, 0)
+    })
+    const stateOf = (states: ReadonlyArray<WireState>) => {
+      const digest = new Uint32Array(table.size * Digest.WORDS)
+      for (let slot = 0; slot < table.size; slot++) {
+        const at = slot * Digest.WORDS
+        digest[at + Digest.NAME] = table.nameId(slot)
+        digest[at + Digest.ANNOUNCEMENT] = table.announcementId(slot)
+        digest[at + Digest.INCARNATION] = table.incarnation(slot)
+        digest[at + Digest.STATE] = states[slot]!
+      }
+      return d.pushPull(true, digest)
     }
-    const state = d.pushPull(true, digest.slice())
-    const again = d.pushPull(true, digest.slice())
-    // the same shared entries in both states
-    again.nodes.forEach((n, i) => expect(n).toBe(state.nodes[i]))
-    const plain: PushPull = { ...state, _tag: "PushPull", nodes: state.nodes.map((n) => ({ ...n })) }
-    const expected = codec.encodeStream(plain, streamOpts)
-    // written once and remembered, then copied: the same bytes every time
-    expect(mem.encodeStream(state, streamOpts).slice()).toEqual(expected)
-    expect(mem.encodeStream(again, streamOpts).slice()).toEqual(expected)
-    // bytes remembered for another format are not this one's
-    const entry = state.nodes[0]!
-    if (!remembersEncoding(entry)) throw new Error("a shared entry remembers its encoding")
-    entry.rememberEncoded({}, Uint8Array.of(0xee))
-    expect(mem.encodeStream(state, streamOpts).slice()).toEqual(expected)
-    // a plain codec writes every entry afresh
-    expect(codec.encodeStream(state, streamOpts)).toEqual(expected)
+    const plainBytes = (state: PushPull) =>
+      codec.encodeStream({ _tag: "PushPull", join: state.join, nodes: state.nodes.map((n) => ({ ...n })), userState: state.userState }, streamOpts)
+    const first = stateOf([WireState.alive, WireState.suspect, WireState.alive])
+    expect(Digest.digestOf(first)).toBeDefined()
+    // written, then copied from what was kept, with each state's own incarnations and states
+    expect(mem.encodeStream(first, streamOpts).slice()).toEqual(plainBytes(first))
+    expect(mem.encodeStream(first, streamOpts).slice()).toEqual(plainBytes(first))
+    const second = stateOf([WireState.dead, WireState.alive, WireState.left])
+    expect(mem.encodeStream(second, streamOpts).slice()).toEqual(plainBytes(second))
+    // a member's announcement changes, and a new member's announcement takes the id it had
+    const old = table.announcementId(0)
+    table.announce(0, member("a", 0, 9, Uint8Array.of(42)))
+    table.add(member("d", 3, 1, null), 1, WireState.alive, 0)
+    expect(table.announcementId(3)).toBe(old)
+    const third = stateOf([WireState.alive, WireState.alive, WireState.alive, WireState.alive])
+    expect(third.nodes[0]!.meta).toEqual(Uint8Array.of(42))
+    expect(mem.encodeStream(third, streamOpts).slice()).toEqual(plainBytes(third))
+    // the older state still encodes what it listed
+    expect(mem.encodeStream(first, streamOpts).slice()).toEqual(plainBytes(first))
+    // another directory's ids are not these
+    const other = new Directory({ shareEncoded: true })
+    const otherTable = new MemberTable(other)
+    otherTable.add(member("z", 0, 3, null), 3, WireState.alive, 0)
+    const digest = new Uint32Array(Digest.WORDS)
+    digest[Digest.NAME] = otherTable.nameId(0)
+    digest[Digest.ANNOUNCEMENT] = otherTable.announcementId(0)
+    digest[Digest.INCARNATION] = 3
+    const elsewhere = other.pushPull(false, digest)
+    expect(mem.encodeStream(elsewhere, streamOpts).slice()).toEqual(plainBytes(elsewhere))
+    expect(mem.encodeStream(first, streamOpts).slice()).toEqual(plainBytes(first))
+    // the plain codec writes every entry afresh, and decoding gives the entries back
+    expect(codec.encodeStream(first, streamOpts)).toEqual(plainBytes(first))
+    expect((codec.decodeStream(plainBytes(second), streamOpts) as { message: PushPull }).message.nodes).toEqual(
+      second.nodes.map((n) => ({ ...n }))
+    )
   })
 
   it("decodes stream bytes it did not build: a copy, a frame joined to the next one, a corrupted copy", () => {

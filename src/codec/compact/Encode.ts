@@ -8,9 +8,11 @@
  * push node state as one byte.
  */
 import type { PacketMessage, PushNodeState, StreamMessage } from "../../protocol/Messages.ts"
-import { MessageType, remembersEncoding } from "../../protocol/Messages.ts"
+import { MessageType } from "../../protocol/Messages.ts"
+import { digestOf, WORDS } from "../../protocol/StateDigest.ts"
+import type { EntryBytes } from "./EntryBytes.ts"
 import { MAX_PORT, MAX_PUSH_NODES, MAX_WIRE_STATE, VSN_BYTES } from "./Limits.ts"
-import { copyInto, type Writer } from "./Writer.ts"
+import type { Writer } from "./Writer.ts"
 
 const port = (w: Writer, value: number): void => {
   if (!(value >= 0 && value <= MAX_PORT)) throw new RangeError(`compact codec: port ${value} out of range`)
@@ -24,17 +26,30 @@ const vsn = (w: Writer, value: Uint8Array | null): void => {
   w.bytes(value)
 }
 
-const pushNode = (w: Writer, n: PushNodeState): void => {
+/** A push node state's fields before its incarnation: what its announcement fixes. */
+export const pushHead = (w: Writer, n: PushNodeState): void => {
   w.string(n.name)
   w.bytes(n.addr)
   port(w, n.port)
   w.bytes(n.meta)
-  w.varint(n.incarnation)
-  if (!(n.state >= 0 && n.state <= MAX_WIRE_STATE && Number.isInteger(n.state))) {
-    throw new RangeError(`compact codec: node state ${n.state} out of range`)
+}
+
+/** A push node state's incarnation and state. */
+export const pushProgress = (w: Writer, incarnation: number, state: number): void => {
+  w.varint(incarnation)
+  if (!(state >= 0 && state <= MAX_WIRE_STATE && Number.isInteger(state))) {
+    throw new RangeError(`compact codec: node state ${state} out of range`)
   }
-  w.u8(n.state)
-  vsn(w, n.vsn)
+  w.u8(state)
+}
+
+/** A push node state's last field, its version vector. */
+export const pushTail = (w: Writer, n: PushNodeState): void => vsn(w, n.vsn)
+
+const pushNode = (w: Writer, n: PushNodeState): void => {
+  pushHead(w, n)
+  pushProgress(w, n.incarnation, n.state)
+  pushTail(w, n)
 }
 
 /** Writes a datagram message (type byte first). */
@@ -96,30 +111,11 @@ export const writePacketMessage = (w: Writer, m: PacketMessage): void => {
   }
 }
 
-/** What identifies this format to entries that remember their encoding. */
-const FORMAT = {}
-
-/** A push/pull entry: copied when the entry remembers its bytes, else written and, with `remember`, kept. */
-const pushEntry = (w: Writer, n: PushNodeState, remember: boolean): void => {
-  if (!remember || !remembersEncoding(n)) return pushNode(w, n)
-  const known = n.encodedAs(FORMAT)
-  if (known !== undefined) {
-    w.ensure(known.length)
-    copyInto(w.buf, w.pos, known)
-    w.pos += known.length
-    return
-  }
-  const start = w.pos
-  pushNode(w, n)
-  n.rememberEncoded(FORMAT, w.buf.slice(start, w.pos))
-}
-
 /**
- * Writes a stream message body (type byte first, no length prefix). `remember`: push/pull
- * entries that can keep their bytes do (`RemembersEncoding`): worth it where the same shared
- * entries are written state after state (a simulated network), not where each is written once.
+ * Writes a stream message body (type byte first, no length prefix). `entries`: where a codec
+ * keeps the bytes of the entries of digested states (`EntryBytes`), to copy them from there.
  */
-export const writeStreamMessage = (w: Writer, m: StreamMessage, remember = false): void => {
+export const writeStreamMessage = (w: Writer, m: StreamMessage, entries?: EntryBytes): void => {
   switch (m._tag) {
     case "PushPull": {
       if (m.nodes.length > MAX_PUSH_NODES) {
@@ -128,7 +124,9 @@ export const writeStreamMessage = (w: Writer, m: StreamMessage, remember = false
       w.u8(MessageType.pushPull)
       w.bool(m.join)
       w.varint(m.nodes.length)
-      for (const n of m.nodes) pushEntry(w, n, remember)
+      const digest = entries === undefined ? undefined : digestOf(m)
+      if (digest !== undefined && digest.words.length === m.nodes.length * WORDS) entries!.write(w, m.nodes, digest)
+      else for (const n of m.nodes) pushNode(w, n)
       w.bytes(m.userState)
       return
     }

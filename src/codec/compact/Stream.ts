@@ -8,6 +8,7 @@ import type { DecodeReason, StreamRead } from "../Codec.ts"
 import type { StreamMessage } from "../../protocol/Messages.ts"
 import type { Interner } from "../Interner.ts"
 import { isStreamType, readStreamMessage } from "./Decode.ts"
+import type { EntryBytes } from "./EntryBytes.ts"
 import { EncodedStream } from "./InMemory.ts"
 import { writeStreamMessage } from "./Encode.ts"
 import { MAX_STREAM_FRAME_BYTES } from "./Limits.ts"
@@ -28,9 +29,9 @@ const failed = (reason: DecodeReason, message: string): StreamRead => ({
  * Encodes `message` as one frame. The body is written after `PREFIX_ROOM`
  * bytes and the prefix just before it, so the frame is copied out only once.
  */
-export const encodeStream = (w: Writer, message: StreamMessage, inMemory = false): Uint8Array => {
+export const encodeStream = (w: Writer, message: StreamMessage, inMemory = false, entries?: EntryBytes): Uint8Array => {
   w.reset(PREFIX_ROOM)
-  writeStreamMessage(w, message, inMemory)
+  writeStreamMessage(w, message, entries)
   const length = w.pos - PREFIX_ROOM
   if (length > MAX_STREAM_FRAME_BYTES) {
     throw new RangeError(`compact codec: stream frame of ${length} bytes exceeds ${MAX_STREAM_FRAME_BYTES}`)
