@@ -174,10 +174,6 @@ class InternedPushPull implements PushPull, Digested {
   stateDigest(): StateDigest {
     return { directory: this.#directory, words: this.#digest }
   }
-
-  static digestIn(message: PushPull, directory: Directory): Uint32Array | undefined {
-    return message instanceof InternedPushPull && message.#directory === directory ? message.#digest : undefined
-  }
 }
 
 const EMPTY = new Uint8Array(0)
@@ -412,11 +408,6 @@ export class Directory {
       nodes[i] = this.pushNode(digest[at + NAME]!, announcement, digest[at + INCARNATION]!, digest[at + STATE] as WireState)
     }
     return new InternedPushPull(this, join, nodes, digest)
-  }
-
-  /** The digest of a state this directory built (`pushPull`), else undefined. */
-  digestOf(message: PushPull): Uint32Array | undefined {
-    return InternedPushPull.digestIn(message, this)
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import type { Directory } from "./Directory.ts"
 import type { PushNodeState, PushPull, WireState } from "./Messages.ts"
-import { INCARNATION, NAME, STATE, WORDS } from "./StateDigest.ts"
+import { digestOf, INCARNATION, NAME, STATE, WORDS } from "./StateDigest.ts"
 
 export class RemoteState {
   readonly nodes: ReadonlyArray<PushNodeState>
@@ -19,7 +19,11 @@ export class RemoteState {
     this.nodes = whole ? remote.nodes : remote
     this.length = this.nodes.length
     this.directory = directory
-    this.digest = whole ? directory.digestOf(remote) : undefined
+    // a digest of our directory's ids: one another directory made numbers other records
+    const digest = whole ? digestOf(remote) : undefined
+    this.digest = digest !== undefined && digest.directory === directory && digest.words.length === this.length * WORDS
+      ? digest.words
+      : undefined
   }
 
   /** Entry `i`'s announcement id, when the directory built it and still vouches for it; else -1. */
