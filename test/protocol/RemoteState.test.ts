@@ -64,15 +64,20 @@ const outcome = (core: NodeCore, now: number) => {
   return { ...merged, gossip: core.drain() }
 }
 
+/** A sender's state and two receivers that know the same: one merges the state, one its entries copied. */
+const twoReceivers = () => {
+  const d = new Directory({ shareEncoded: true })
+  const sender = coreOn(d, "s", 1)
+  teachSender(sender)
+  const [viaDigest, viaEntries] = [coreOn(d, "r", 2), coreOn(d, "r", 2)]
+  teachReceiver(viaDigest)
+  teachReceiver(viaEntries)
+  return { d, sender, viaDigest, viaEntries, state: sender.localState(false) }
+}
+
 describe("RemoteState", () => {
   it("merging a state from its digest ends exactly as merging its entries one by one", () => {
-    const d = new Directory({ shareEncoded: true })
-    const sender = coreOn(d, "s", 1)
-    teachSender(sender)
-    const [viaDigest, viaEntries] = [coreOn(d, "r", 2), coreOn(d, "r", 2)]
-    teachReceiver(viaDigest)
-    teachReceiver(viaEntries)
-    const state = sender.localState(false)
+    const { d, viaDigest, viaEntries, state } = twoReceivers()
     expect(digestOf(state)?.directory).toBe(d)
     // long after m28 and m29 died: only a remote that sees them alive makes them targets again
     const now = 40_000
@@ -93,13 +98,7 @@ describe("RemoteState", () => {
   })
 
   it("an entry whose announcement was forgotten since the state was built is read from the entry", () => {
-    const d = new Directory({ shareEncoded: true })
-    const sender = coreOn(d, "s", 1)
-    teachSender(sender)
-    const [viaDigest, viaEntries] = [coreOn(d, "r", 2), coreOn(d, "r", 2)]
-    teachReceiver(viaDigest)
-    teachReceiver(viaEntries)
-    const state = sender.localState(false)
+    const { d, sender, viaDigest, viaEntries, state } = twoReceivers()
     const entries = plain(state)
     // only the sender held m22's announcement: a new one replaces it and its id is given back
     sender.handlePacket("x", alive(m(22), 2, 122, [5]), 6)
