@@ -2,7 +2,7 @@
  * The digest of a push/pull state that a `Directory` built: per entry, `WORDS` words side by side
  * (name id, announcement id and its generation, incarnation, state). Whoever shares the directory
  * reads the state from it without reading the entries: a receiver merging (`RemoteState`), an
- * in-memory encoder keeping each announcement's bytes (`compact/Encode.ts`). An announcement id
+ * in-memory encoder keeping each announcement's bytes (`compact/EntryBytes.ts`). An announcement id
  * with the same generation names the same name, address, port, metadata and versions.
  */
 import type { PushPull } from "./Messages.ts"
