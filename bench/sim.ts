@@ -282,7 +282,10 @@ const runCluster = (
       yield* advance(dt)
       t += dt
       if (t % 1000 === 0) timeline.push(secondsSince(t0))
-      if (t % 1000 === 0 && convergedAtMs === undefined && (yield* allAlive)) convergedAtMs = t
+      if (t % 1000 === 0 && convergedAtMs === undefined && (yield* allAlive)) {
+        convergedAtMs = t
+        process.stderr.write(`  n=${n}: converged at ${t / 1000} virtual s, ${secondsSince(t0).toFixed(1)} real s\n`)
+      }
       if (t % 5000 === 0) {
         process.stderr.write(`  n=${n}: ${t / 1000} virtual s after ${secondsSince(t0).toFixed(1)} real s\n`)
       }
