@@ -53,6 +53,9 @@ export interface MembershipShape {
   /**
    * Leaves gracefully: announces it and waits (up to `leaveTimeout`) until the
    * announcement has been gossiped. The node keeps answering probes until its scope closes.
+   * Gossiped means handed to the transport: over WebSocket a peer's connection may still be
+   * dialing, so keep the node up a moment (serf waits 1 s, as `gossip agent` does) before
+   * closing its scope.
    */
   readonly leave: Effect.Effect<void, BroadcastTimeoutError>
   /** Replaces this node's metadata (new incarnation, broadcast) and waits for the broadcast. */
