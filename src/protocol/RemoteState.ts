@@ -21,9 +21,7 @@ export class RemoteState {
     this.directory = directory
     // a digest of our directory's ids: one another directory made numbers other records
     const digest = whole ? digestOf(remote) : undefined
-    this.digest = digest !== undefined && digest.directory === directory && digest.words.length === this.length * WORDS
-      ? digest.words
-      : undefined
+    this.digest = digest !== undefined && digest.directory === directory ? digest.words : undefined
   }
 
   /** Entry `i`'s announcement id, when the directory built it and still vouches for it; else -1. */

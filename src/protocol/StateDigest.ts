@@ -25,6 +25,9 @@ export interface Digested {
   stateDigest(): StateDigest
 }
 
-/** The digest `state` comes with, if any. */
-export const digestOf = (state: PushPull): StateDigest | undefined =>
-  typeof (state as Partial<Digested>).stateDigest === "function" ? (state as PushPull & Digested).stateDigest() : undefined
+/** The digest `state` comes with, if any and if it has a row for each of its entries. */
+export const digestOf = (state: PushPull): StateDigest | undefined => {
+  if (typeof (state as Partial<Digested>).stateDigest !== "function") return undefined
+  const digest = (state as PushPull & Digested).stateDigest()
+  return digest.words.length === state.nodes.length * WORDS ? digest : undefined
+}

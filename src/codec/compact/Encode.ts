@@ -9,7 +9,7 @@
  */
 import type { PacketMessage, PushNodeState, StreamMessage } from "../../protocol/Messages.ts"
 import { MessageType } from "../../protocol/Messages.ts"
-import { digestOf, WORDS } from "../../protocol/StateDigest.ts"
+import { digestOf } from "../../protocol/StateDigest.ts"
 import type { EntryBytes } from "./EntryBytes.ts"
 import { MAX_PORT, MAX_PUSH_NODES, MAX_WIRE_STATE, VSN_BYTES } from "./Limits.ts"
 import type { Writer } from "./Writer.ts"
@@ -125,7 +125,7 @@ export const writeStreamMessage = (w: Writer, m: StreamMessage, entries?: EntryB
       w.bool(m.join)
       w.varint(m.nodes.length)
       const digest = entries === undefined ? undefined : digestOf(m)
-      if (digest !== undefined && digest.words.length === m.nodes.length * WORDS) entries!.write(w, m.nodes, digest)
+      if (digest !== undefined) entries!.write(w, m.nodes, digest)
       else for (const n of m.nodes) pushNode(w, n)
       w.bytes(m.userState)
       return
