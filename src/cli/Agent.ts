@@ -77,7 +77,7 @@ const gossipLayer = (options: AgentOptions): Layer.Layer<Membership | ClusterKey
 }
 
 /** How long a leaving agent keeps running after its leave was gossiped (serf's default). */
-const LEAVE_PROPAGATE_DELAY = "1 second"
+export const LEAVE_PROPAGATE_DELAY = "1 second"
 
 /** serf's graceful leave: the leave intent first, then the memberlist leave (bounded by its timeout). */
 const gracefulLeave = Effect.gen(function*() {

@@ -9,6 +9,7 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { readFileSync } from "node:fs"
 import * as Https from "node:https"
 import { fileURLToPath } from "node:url"
+import { LEAVE_PROPAGATE_DELAY } from "../../../src/cli/Agent.ts"
 import type { GossipWebSocketOptions } from "../../../src/Gossip.ts"
 import { Gossip } from "../../../src/Gossip.ts"
 import type { MemberEvent } from "../../../src/MemberEvent.ts"
@@ -82,11 +83,9 @@ const allSee = (nodes: ReadonlyArray<LiveNode>, name: string, tag: "MemberFailed
 const leaveAndStop = (node: LiveNode) =>
   Effect.gen(function*() {
     yield* node.membership.leave
-    yield* Effect.sleep(LEAVE_PROPAGATE_MILLIS)
+    yield* Effect.sleep(LEAVE_PROPAGATE_DELAY)
     yield* Scope.close(node.scope, Exit.void)
   })
-
-const LEAVE_PROPAGATE_MILLIS = 1_000
 
 const aliveCount = (node: LiveNode) =>
   Effect.map(node.membership.currentMembers, (ms) => ms.filter((m) => m.state === "alive").length)
