@@ -52,7 +52,8 @@ export interface MembershipShape {
   join(addresses: ReadonlyArray<string>): Effect.Effect<number, JoinError | IncompatibleMemberError>
   /**
    * Leaves gracefully: announces it and waits (up to `leaveTimeout`) until the
-   * announcement has been gossiped. The node keeps answering probes until its scope closes.
+   * announcement has been gossiped, or until no live member is left to tell (the others
+   * left meanwhile). The node keeps answering probes until its scope closes.
    * Gossiped means handed to the transport: over WebSocket a peer's connection may still be
    * dialing, so keep the node up a moment (serf waits 1 s, as `gossip agent` does) before
    * closing its scope.

@@ -199,6 +199,15 @@ export class BroadcastQueue {
   }
 
   /** Drops everything (a node shutting down), reporting each waiter as finished. */
+  /**
+   * Reports every waited-for broadcast as finished while it stays queued: there is nobody to
+   * send it to, and whoever comes (back) hears it from the queue.
+   */
+  releaseWaiters(): void {
+    for (const notify of this.notifies.values()) this.finished.push(notify)
+    this.notifies.clear()
+  }
+
   clear(): void {
     for (const tier of this.tiers) tier.forEach((slot) => this.finish(slot))
     for (const slot of this.held) {

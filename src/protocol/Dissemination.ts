@@ -145,8 +145,13 @@ export class Dissemination {
     // and news re-arms it.
     this.gossipArmed = false
     this.gossipNext = now + config.gossipInterval
-    if ((this.broadcasts.size > 0 || this.userBroadcasts.size > 0) && (targets.length > 0 || this.anyEligible(eligible))) {
-      this.armGossip()
+    if (this.broadcasts.size === 0 && this.userBroadcasts.size === 0) return
+    if (targets.length > 0 || this.anyEligible(eligible)) this.armGossip()
+    else {
+      // Those waiting on a leave or an update (the last peer left while they waited) wait for
+      // nobody: memberlist would let them time out.
+      this.broadcasts.releaseWaiters()
+      this.userBroadcasts.releaseWaiters()
     }
   }
 

@@ -3,7 +3,7 @@
  * measured (`[measured] …`) next to the bound it checks.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Random } from "effect"
+import { Clock, Effect, Fiber, Random } from "effect"
 import { TestClock } from "effect/testing"
 import type { MemberEvent } from "../../src/MemberEvent.ts"
 import { suspicionTimeout } from "../../src/protocol/Suspicion.ts"
@@ -92,6 +92,19 @@ describe("cluster scenarios (LAN profile)", () => {
         assert.isFalse(o.events.some(({ event }) => event._tag === "MemberFailed"))
       }
     }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(13)))
+
+  it.effect("the last two members leave at once: neither waits out its leave timeout", () =>
+    Effect.gen(function*() {
+      const nodes = yield* startCluster(2)
+      yield* timeUntil(converged(nodes, names(nodes)), 30_000)
+      // Each queues its leave while it still sees the other alive; the other's leave then
+      // takes away the last member there was to tell.
+      const fibers = yield* Effect.forEach(nodes, (n) => Effect.forkChild(Effect.result(n.membership.leave)))
+      const took = yield* timeUntil(Effect.sync(() => fibers.every((f) => f.pollUnsafe() !== undefined)), 10_000, 10)
+      yield* report(`2 nodes leaving at once: both leave() returned after ${took} ms`)
+      for (const r of yield* Fiber.joinAll(fibers)) assert.strictEqual(r._tag, "Success")
+      assert.isAtMost(took, 1000)
+    }).pipe(Effect.provide(SimNetwork.layer()), Random.withSeed(14)))
 
   it.effect("a partition that heals converges again", () =>
     Effect.gen(function*() {
