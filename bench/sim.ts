@@ -75,6 +75,13 @@ interface Result {
    */
   readonly heapTotalMB: number
   readonly typedArraysMB: number
+  /**
+   * Of the typed arrays, the member tables' and broadcast queues' columns at the end of the run
+   * (before the phases), and the tables' bytes per entry held.
+   */
+  readonly tablesMB: number
+  readonly queuesMB: number
+  readonly tableBytesPerEntry: number
   readonly checked: number
   readonly converged: boolean
   /** Virtual second at which every checked node first saw all n alive (checked once a second). */
@@ -287,7 +294,11 @@ const runCluster = (
         process.stderr.write(`  n=${n}: converged at ${t / 1000} virtual s, ${secondsSince(t0).toFixed(1)} real s\n`)
       }
       if (t % 5000 === 0) {
-        process.stderr.write(`  n=${n}: ${t / 1000} virtual s after ${secondsSince(t0).toFixed(1)} real s\n`)
+        const m = process.memoryUsage()
+        process.stderr.write(
+          `  n=${n}: ${t / 1000} virtual s after ${secondsSince(t0).toFixed(1)} real s; RSS ${mb(m.rss)} MB ` +
+            `(V8 heap ${mb(m.heapTotal)}, typed arrays ${mb(m.arrayBuffers)})\n`
+        )
       }
       if (secondsSince(t0) > budgetSeconds && t < virtualMs) {
         stoppedEarly = true
@@ -310,10 +321,16 @@ const runCluster = (
     // suspicions and errors of the run itself, before the crash adds its own
     let suspicions = 0
     let internalErrors = 0
+    let tableBytes = 0
+    let queueBytes = 0
+    let entries = 0
     for (const node of nodes) {
       const s = yield* node.membership.stats
       suspicions += s.suspicionsRaised
       internalErrors += s.internalErrors
+      tableBytes += s.tableBytes
+      queueBytes += s.queueBytes
+      entries += yield* node.membership.numMembers
     }
 
     // After convergence: 10 quiet virtual seconds, one metadata update, then one crash.
@@ -370,6 +387,9 @@ const runCluster = (
       rssMB,
       heapTotalMB: usage.heapTotal / 2 ** 20,
       typedArraysMB: usage.arrayBuffers / 2 ** 20,
+      tablesMB: tableBytes / 2 ** 20,
+      queuesMB: queueBytes / 2 ** 20,
+      tableBytesPerEntry: tableBytes / entries,
       checked: checked.length,
       converged,
       convergedAtMs,
@@ -533,6 +553,7 @@ const parent = async () => {
       "real ms per virtual s",
       "heap/node KB",
       "RSS MB (V8 heap reserved, typed arrays)",
+      "of which tables / queues MB (table B per entry)",
       "push/pulls",
       "joins ok/failed",
       "suspicions",
@@ -549,6 +570,7 @@ const parent = async () => {
         Number.isFinite(steady) ? num(1000 / steady) : "–",
         num(((r.heapUsedMB - r.heapBeforeMB) * 1024) / r.n, 0),
         `${mb(r.rssMB * 2 ** 20)} (${mb(r.heapTotalMB * 2 ** 20)}, ${mb(r.typedArraysMB * 2 ** 20)})`,
+        `${mb(r.tablesMB * 2 ** 20)} / ${mb(r.queuesMB * 2 ** 20)} (${num(r.tableBytesPerEntry, 1)})`,
         num(r.streamsOpened),
         `${num(r.joinsOk)}/${num(r.joinsFailed)}`,
         num(r.suspicions),

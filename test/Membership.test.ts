@@ -251,5 +251,10 @@ describe("metrics", () => {
       assert.isDefined(received)
       assert.isAbove((received!.state as { count: number }).count, 0)
       assert.strictEqual((find("gossip_members", "node-2")!.state as { value: number }).value, 3)
+      // three members: the table's columns hold a few hundred bytes, and the queue has drained
+      const tableBytes = (find("gossip_member_table_bytes", "node-2")!.state as { value: number }).value
+      assert.isAbove(tableBytes, 0)
+      assert.isBelow(tableBytes, 1024)
+      assert.isDefined(find("gossip_broadcast_queue_bytes", "node-2"))
     })).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

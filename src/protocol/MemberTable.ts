@@ -2,8 +2,9 @@
  * The member table of one node, stored column by column: typed arrays, one
  * slot per member, the name and what the member announces kept as ids into a
  * `Directory`; the words every gossiped alive is checked against share one row,
- * indexed by the name's id. About 50 bytes a member, whatever the names and
- * metadata, and nothing for the garbage collector to trace.
+ * indexed by the name's id. 24 bytes a member (28 once the table has been read
+ * whole), whatever the names and metadata, and nothing for the garbage
+ * collector to trace.
  *
  * Slots are kept in probe order (memberlist's shuffled `nodes` slice); a second
  * index lists the names, sorted when the whole table is read after a change
@@ -20,18 +21,20 @@ import type { Alive } from "./Messages.ts"
 import { WireState } from "./Messages.ts"
 
 /** A row of `MemberTable.rows`: its width, and each word's place. */
-const ROW = 4
+const ROW = 3
 /** The member's slot plus one; 0 when the name is not in the table. */
 const SLOT = 0
-/** The port (16 bits), `V4`, and the state (`WireState`, 2 bits from `STATE_SHIFT`). */
-const ADDRESS = 1
-const IPV4 = 2
-const INCARNATION = 3
-/** Set in the address word when the address is IPv4. */
+/**
+ * The announcement's directory id (30 bits: ids are reused, so they stay below the number of
+ * announcements interned at once) and the state (`WireState`, 2 bits from `STATE_SHIFT`).
+ */
+const ANNOUNCED = 1
+const INCARNATION = 2
+const STATE_SHIFT = 30
+const ANNOUNCEMENT_MASK = (1 << STATE_SHIFT) - 1
+/** In `Directory.addressWord`: the port (16 bits), and whether the address is IPv4. */
 const V4 = 0x10000
 const PORT_MASK = 0xffff
-const STATE_SHIFT = 17
-const STATE_MASK = 3 << STATE_SHIFT
 
 export class MemberTable {
   private readonly directory: Directory
@@ -39,19 +42,22 @@ export class MemberTable {
   /** Entries alive or suspect, kept as states change: read once a second by every node's metrics. */
   private liveCount = 0
   private ids = int32Column(8)
-  private announcements = int32Column(8)
   /**
-   * What a gossiped alive is checked against, four words a name side by side (one cache line
-   * holds four), indexed by the name's directory id: the slot, the port and state, the IPv4
-   * address and the incarnation. Finding a member and checking a duplicate alive against it
-   * read one row and no object. Sized by the directory's ids; a row is empty (slot word 0)
-   * for a name not in this table.
+   * What a gossiped alive is checked against, three words a name side by side, indexed by the
+   * name's directory id: the slot, the announcement and state, and the incarnation. Finding a
+   * member and checking a duplicate alive against it read one row, and the announcement's
+   * address words in the directory, which every table of a process shares. Sized by the
+   * directory's ids; a row is empty (slot word 0) for a name not in this table.
    */
   private rows = int32Column(0)
   private changes = float64Column(8)
-  /** Name ids, in name order while `ordered`: sorted when the table is next read whole, not per insertion. */
-  private order = int32Column(8)
-  private ordered = true
+  /**
+   * Name ids, in name order while `ordered`: made when the table is first read whole (most
+   * nodes of a simulated network never are), then kept, and sorted when next read after a
+   * change rather than per insertion.
+   */
+  private order: Int32Array | undefined = undefined
+  private ordered = false
   /** When a push/pull last showed a dead member alive elsewhere, by name id (rare, so sparse). */
   private readonly contacted = new Map<number, number>()
   /** Snapshots by slot, kept only once the whole table has been asked for. */
@@ -97,11 +103,16 @@ export class MemberTable {
   }
 
   announcement(slot: number): Announcement {
-    return this.directory.announcement(this.announcements[slot]!)
+    return this.directory.announcement(this.announcementId(slot))
   }
 
   announcementId(slot: number): number {
-    return this.announcements[slot]!
+    return this.announcementOf(this.ids[slot]!)
+  }
+
+  /** The announcement id of the member whose name has directory id `id` (in the table). */
+  private announcementOf(id: number): number {
+    return this.rows[id * ROW + ANNOUNCED]! & ANNOUNCEMENT_MASK
   }
 
   incarnation(slot: number): number {
@@ -120,7 +131,7 @@ export class MemberTable {
 
   /** The state of the member whose name has directory id `id` (in the table). */
   stateOf(id: number): WireState {
-    return ((this.rows[id * ROW + ADDRESS]! & STATE_MASK) >>> STATE_SHIFT) as WireState
+    return (this.rows[id * ROW + ANNOUNCED]! >>> STATE_SHIFT) as WireState
   }
 
   stateChange(slot: number): number {
@@ -133,32 +144,34 @@ export class MemberTable {
 
   /** Whether the member whose name has directory id `id` (in the table) is announced at `addr`:`port`. */
   sameAddressOf(id: number, addr: Uint8Array, port: number): boolean {
-    const row = id * ROW
-    const word = this.rows[row + ADDRESS]!
+    const d = this.directory
+    const known = this.announcementOf(id)
+    const word = d.addressWord(known)
     if ((word & PORT_MASK) !== port) return false
-    if ((word & V4) !== 0) return addr.length === 4 && this.rows[row + IPV4] === ipv4Of(addr)
-    const known = this.announcement(this.rows[row + SLOT]! - 1).addr
-    if (known.length !== addr.length) return false
-    for (let i = 0; i < addr.length; i++) if (known[i] !== addr[i]) return false
+    if ((word & V4) !== 0) return addr.length === 4 && d.ipv4(known) === ipv4Of(addr)
+    const bytes = d.announcement(known).addr
+    if (bytes.length !== addr.length) return false
+    for (let i = 0; i < addr.length; i++) if (bytes[i] !== addr[i]) return false
     return true
   }
 
   /**
-   * As `sameAddressOf`, for the address of the directory's announcement `announcement`: two
-   * rows compared, no address bytes read (but for IPv6).
+   * As `sameAddressOf`, for the address of the directory's announcement `announcement`: the
+   * directory's address words compared, no address bytes read (but for IPv6).
    */
   sameAddressAs(id: number, announcement: number): boolean {
-    const row = id * ROW
-    const word = this.rows[row + ADDRESS]!
     const d = this.directory
-    if ((word & (PORT_MASK | V4)) !== d.addressWord(announcement)) return false
-    if ((word & V4) !== 0) return this.rows[row + IPV4] === d.ipv4(announcement)
+    const known = this.announcementOf(id)
+    if (known === announcement) return true
+    const word = d.addressWord(known)
+    if (word !== d.addressWord(announcement)) return false
+    if ((word & V4) !== 0) return d.ipv4(known) === d.ipv4(announcement)
     return this.sameAddressOf(id, d.announcement(announcement).addr, word & PORT_MASK)
   }
 
   /** The version vector the member announces (`[pmin, pmax, pcur, dmin, dmax, dcur]`). */
   vsn(slot: number): Uint8Array {
-    return this.directory.vsnOf(this.announcements[slot]!)
+    return this.directory.vsnOf(this.announcementId(slot))
   }
 
   /** The highest protocol version the member speaks. */
@@ -184,17 +197,17 @@ export class MemberTable {
     if (id * ROW >= this.rows.length) this.growRows(this.directory.nameCapacity)
     this.ids[slot] = id
     const announcement = this.retainAnnouncement(id, alive, knownAnnouncement)
-    this.announcements[slot] = announcement
     const row = id * ROW
     this.rows[row + SLOT] = slot + 1
-    this.rows[row + ADDRESS] = state << STATE_SHIFT
+    this.rows[row + ANNOUNCED] = announcement | (state << STATE_SHIFT)
     if (state < WireState.dead) this.liveCount++
-    this.noteAddress(id, announcement)
     this.rows[row + INCARNATION] = incarnation
     this.changes[slot] = stateChange
     if (this.snapshots !== undefined) this.snapshots[slot] = undefined
-    this.order[slot] = id
-    this.ordered = false
+    if (this.order !== undefined) {
+      this.order[slot] = id
+      this.ordered = false
+    }
     this.count++
     this.version++
     return slot
@@ -214,7 +227,6 @@ export class MemberTable {
     this.ids[b] = ida
     this.rows[ida * ROW + SLOT] = b + 1
     this.rows[idb * ROW + SLOT] = a + 1
-    swapIn(this.announcements, a, b)
     swapIn(this.changes, a, b)
     const s = this.snapshots
     if (s !== undefined) {
@@ -230,20 +242,21 @@ export class MemberTable {
   }
 
   setState(slot: number, state: WireState, stateChange: number): void {
-    const at = this.ids[slot]! * ROW + ADDRESS
-    const was = (this.rows[at]! & STATE_MASK) >>> STATE_SHIFT
+    const at = this.ids[slot]! * ROW + ANNOUNCED
+    const was = this.rows[at]! >>> STATE_SHIFT
     this.liveCount += (state < WireState.dead ? 1 : 0) - (was < WireState.dead ? 1 : 0)
-    this.rows[at] = (this.rows[at]! & ~STATE_MASK) | (state << STATE_SHIFT)
+    this.rows[at] = (this.rows[at]! & ANNOUNCEMENT_MASK) | (state << STATE_SHIFT)
     this.changes[slot] = stateChange
     this.touch(slot)
   }
 
   /** Takes what `alive` announces (address, metadata, versions); `knownAnnouncement` as for `add`. */
   announce(slot: number, alive: Alive, knownAnnouncement = -1): void {
-    const old = this.announcements[slot]!
-    const announcement = this.retainAnnouncement(this.ids[slot]!, alive, knownAnnouncement)
-    this.announcements[slot] = announcement
-    this.noteAddress(this.ids[slot]!, announcement)
+    const id = this.ids[slot]!
+    const at = id * ROW + ANNOUNCED
+    const old = this.rows[at]! & ANNOUNCEMENT_MASK
+    const announcement = this.retainAnnouncement(id, alive, knownAnnouncement)
+    this.rows[at] = (this.rows[at]! & ~ANNOUNCEMENT_MASK) | announcement
     this.directory.releaseAnnouncement(old)
     this.touch(slot)
   }
@@ -266,7 +279,7 @@ export class MemberTable {
         const id = this.ids[slot]!
         this.rows[id * ROW + SLOT] = 0
         this.contacted.delete(id)
-        this.directory.releaseAnnouncement(this.announcements[slot]!)
+        this.directory.releaseAnnouncement(this.announcementOf(id))
         this.directory.releaseName(id)
         removed++
         continue
@@ -276,10 +289,13 @@ export class MemberTable {
     }
     if (removed === 0) return
     this.count = kept
-    let at = 0
-    for (let i = 0; i < kept + removed; i++) {
-      const id = this.order[i]!
-      if (this.rows[id * ROW + SLOT]! !== 0) this.order[at++] = id
+    const order = this.order
+    if (order !== undefined) {
+      let at = 0
+      for (let i = 0; i < kept + removed; i++) {
+        const id = order[i]!
+        if (this.rows[id * ROW + SLOT]! !== 0) order[at++] = id
+      }
     }
     this.version++
   }
@@ -332,18 +348,19 @@ export class MemberTable {
   /** Every entry in name order. From the first call on, snapshots are kept until their entry changes. */
   members(): Array<Member> {
     if (this.snapshots === undefined) this.snapshots = new Array<Member | undefined>(this.ids.length)
-    if (!this.ordered) this.sortOrder()
+    const order = this.sortedOrder()
     const out = new Array<Member>(this.count)
-    for (let i = 0; i < this.count; i++) out[i] = this.snapshot(this.rows[this.order[i]! * ROW + SLOT]! - 1)
+    for (let i = 0; i < this.count; i++) out[i] = this.snapshot(this.rows[order[i]! * ROW + SLOT]! - 1)
     return out
   }
 
   /** Gives every reference back to the directory (the node is gone). */
   release(): void {
     for (let slot = 0; slot < this.count; slot++) {
-      this.rows[this.ids[slot]! * ROW + SLOT] = 0
-      this.directory.releaseAnnouncement(this.announcements[slot]!)
-      this.directory.releaseName(this.ids[slot]!)
+      const id = this.ids[slot]!
+      this.rows[id * ROW + SLOT] = 0
+      this.directory.releaseAnnouncement(this.announcementOf(id))
+      this.directory.releaseName(id)
     }
     this.count = 0
     this.liveCount = 0
@@ -354,8 +371,7 @@ export class MemberTable {
 
   /** Bytes held by the columns and indexes (what one more member costs, amortised, times the size). */
   get footprint(): number {
-    return this.ids.byteLength + this.announcements.byteLength + this.rows.byteLength + this.changes.byteLength +
-      this.order.byteLength
+    return this.ids.byteLength + this.rows.byteLength + this.changes.byteLength + (this.order?.byteLength ?? 0)
   }
 
   /** A reference to what `alive` announces for name id `id`: the `known` announcement when given, else interned. */
@@ -363,13 +379,6 @@ export class MemberTable {
     if (known < 0) return this.directory.retainAnnouncement(id, alive)
     this.directory.retainAnnouncementId(known)
     return known
-  }
-
-  /** Copies the address words of the directory's announcement `announcement` into row `id`. */
-  private noteAddress(id: number, announcement: number): void {
-    const row = id * ROW
-    this.rows[row + ADDRESS] = (this.rows[row + ADDRESS]! & STATE_MASK) | this.directory.addressWord(announcement)
-    this.rows[row + IPV4] = this.directory.ipv4(announcement)
   }
 
   private touch(slot: number): void {
@@ -381,13 +390,17 @@ export class MemberTable {
     const id = this.ids[from]!
     this.ids[to] = id
     this.rows[id * ROW + SLOT] = to + 1
-    this.announcements[to] = this.announcements[from]!
     this.changes[to] = this.changes[from]!
     if (this.snapshots !== undefined) this.snapshots[to] = this.snapshots[from]
   }
 
-  /** Sorts `order` by name (code unit order, as the published table has always been sorted). */
-  private sortOrder(): void {
+  /** Name ids in name order (code unit order, as the published table has always been sorted). */
+  private sortedOrder(): Int32Array {
+    if (this.order === undefined) {
+      this.order = int32Column(this.ids.length)
+      this.order.set(this.ids.subarray(0, this.count))
+    }
+    if (this.ordered) return this.order
     const directory = this.directory
     const byName = (a: number, b: number) => {
       const x = directory.name(a)
@@ -396,14 +409,14 @@ export class MemberTable {
     }
     this.order.subarray(0, this.count).sort(byName)
     this.ordered = true
+    return this.order
   }
 
   private growSlots(min = 0): void {
     const size = Math.max(min, Math.ceil(this.ids.length * 1.5))
     this.ids = grownColumn(this.ids, size, int32Column)
-    this.announcements = grownColumn(this.announcements, size, int32Column)
     this.changes = grownColumn(this.changes, size, float64Column)
-    this.order = grownColumn(this.order, size, int32Column)
+    if (this.order !== undefined) this.order = grownColumn(this.order, size, int32Column)
   }
 
   /** Room for the rows of name ids below `min` at least (a new row reads as empty). */

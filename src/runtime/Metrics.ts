@@ -49,6 +49,8 @@ const counters: ReadonlyArray<readonly [keyof NodeStats, Metric.Counter<number>]
 
 const members = Metric.gauge("gossip_members", { description: "Members alive or suspect, self included" })
 const health = Metric.gauge("gossip_health_score", { description: "Lifeguard local health score (0 = healthy)" })
+const tableBytes = Metric.gauge("gossip_member_table_bytes", { description: "Bytes the member table's columns hold" })
+const queueBytes = Metric.gauge("gossip_broadcast_queue_bytes", { description: "Bytes the broadcast queue's columns hold" })
 
 /** Feeds one node's metrics: call it with the counters and gauges as they are now. */
 export const nodeMetrics = (
@@ -59,6 +61,8 @@ export const nodeMetrics = (
   const labelled = counters.map(([key, metric]) => [key, Metric.withAttributes(metric, attributes)] as const)
   const membersGauge = Metric.withAttributes(members, attributes)
   const healthGauge = Metric.withAttributes(health, attributes)
+  const tableGauge = Metric.withAttributes(tableBytes, attributes)
+  const queueGauge = Metric.withAttributes(queueBytes, attributes)
   const last = new Map<keyof NodeStats, number>()
   return (stats, gauges) =>
     Effect.withFiber((fiber) => {
@@ -71,6 +75,8 @@ export const nodeMetrics = (
       }
       membersGauge.updateUnsafe(gauges.members, context)
       healthGauge.updateUnsafe(gauges.health, context)
+      tableGauge.updateUnsafe(stats.tableBytes, context)
+      queueGauge.updateUnsafe(stats.queueBytes, context)
       return Effect.void
     })
 }

@@ -88,6 +88,10 @@ export interface NodeStats {
   readonly rejectedAlives: number
   /** Alive messages and push/pulls refused because a member runs an incompatible application. */
   readonly incompatible: number
+  /** Bytes the member table's columns hold now (names, addresses and metadata are shared, not counted). */
+  readonly tableBytes: number
+  /** Bytes the membership broadcast queue's columns hold now (the queued messages not counted). */
+  readonly queueBytes: number
 }
 
 /** Deliveries one event or message subscriber may hold before it loses some. */
@@ -274,6 +278,8 @@ export const makeNode = (
     const statsNow = (): NodeStats => ({
       ...counters,
       ...core.stats(),
+      tableBytes: core.footprint.table,
+      queueBytes: core.footprint.queue,
       eventsDropped: events.dropped,
       messagesDropped: messages.dropped,
       tablesSkipped: members.dropped
