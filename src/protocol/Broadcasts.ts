@@ -27,6 +27,13 @@ export const MAX_PARTS = 255
 /** Slots an empty queue may keep; beyond, it gives its columns back (`shrink`). */
 const SMALL = 64
 
+/**
+ * Keys an empty queue may keep room for. Beyond, it gives the key index back too: a word per
+ * name the node ever queued news about, which ten thousand nodes of a simulated network would
+ * otherwise each keep for good; making it again when the queue next fills costs one allocation.
+ */
+const SMALL_KEYS = 1024
+
 /** Ids order items within a tier; they are renumbered before they would overflow. */
 const MAX_ID = 0x7fffffff
 
@@ -287,6 +294,7 @@ export class BroadcastQueue {
    */
   private shrink(): void {
     this.blocks.reset()
+    if (this.byKey.length > SMALL_KEYS) this.byKey = int32Column(0)
     if (this.bytes.length <= SMALL) return
     this.bytes = []
     this.free = []

@@ -32,12 +32,16 @@ describe("broadcast queue", () => {
     const full = q.footprint
     while (q.size > 0) q.take(2, 1400, 2)
     expect(q.finished).toHaveLength(5_000)
-    // the key index (a word per key ever seen, grown by half) stays; the per-item columns and tiers go
-    expect(q.footprint - empty).toBeLessThan(5_000 * 4 * 1.5 + 1_024)
-    expect(full - q.footprint).toBeGreaterThan(5_000 * 16)
+    // the per-item columns, the tiers and the key index (a word per key seen) all go
+    expect(q.footprint - empty).toBeLessThan(1_024)
+    expect(full - q.footprint).toBeGreaterThan(5_000 * 20)
     q.enqueue(bytes(10, 1), 1)
     q.enqueue(bytes(12, 2), 2)
-    expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([2, 1])
+    q.enqueue(bytes(14, 3), 4_999)
+    // keyed replacement works on the index made again
+    q.enqueue(bytes(16, 4), 4_999)
+    expect(q.size).toBe(3)
+    expect(q.take(2, 1000, 4).map((b) => b[0])).toEqual([4, 2, 1])
   })
 
   it("keeps its order when ids run out and are renumbered", () => {
