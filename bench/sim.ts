@@ -11,6 +11,7 @@
  *   ./node_modules/.bin/node bench/sim.ts                 # 10, 100, 500, 1000 within ~60 s
  *   ./node_modules/.bin/node bench/sim.ts --sizes 10,100 --budget 30 --virtual 60
  *   ./node_modules/.bin/node bench/sim.ts --sizes 10000 --budget 1800
+ *   ./node_modules/.bin/node bench/sim.ts --sizes 10000 --virtual 150 --until-converged --budget 1800
  *   ./node_modules/.bin/node bench/sim.ts --sizes 1000 --copy-datagrams   # each receiver decodes its own copy
  *
  * One size alone, with a CPU profile of the simulated seconds from `--profile-from` on:
@@ -20,9 +21,14 @@
  * or where its garbage comes from (sampled allocations, collected ones included):
  *
  *   ./node_modules/.bin/node bench/sim.ts --child 300 --virtual 40 --alloc-profile /tmp/sim.heapprofile --profile-from 20
+ *
+ * or what its heap holds at the end (a snapshot, for Chrome's memory tab):
+ *
+ *   ./node_modules/.bin/node --expose-gc bench/sim.ts --child 1000 --no-phases --heap-snapshot /tmp/sim.heapsnapshot
  */
 import { spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import { writeHeapSnapshot } from "node:v8"
 import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
 import { Clock, Context, Effect, Exit, Layer, Random, Scope, Stream } from "effect"
@@ -171,6 +177,12 @@ const heapMB = () => {
 /** `--no-phases` stops after the main run: no quiet window, update or crash. */
 const phases = !process.argv.includes("--no-phases")
 
+/**
+ * `--until-converged`: the main run ends at the first whole virtual second at which the
+ * cluster converged (`--virtual` is then the most it may take), and the phases follow.
+ */
+const untilConverged = process.argv.includes("--until-converged")
+
 const rate = (packets: number, bytes: number, n: number, virtualMs: number): Rate => ({
   packets: packets / n / (virtualMs / 1000),
   bytes: bytes / n / (virtualMs / 1000)
@@ -292,6 +304,7 @@ const runCluster = (
       if (t % 1000 === 0 && convergedAtMs === undefined && (yield* allAlive)) {
         convergedAtMs = t
         process.stderr.write(`  n=${n}: converged at ${t / 1000} virtual s, ${secondsSince(t0).toFixed(1)} real s\n`)
+        if (untilConverged) break
       }
       if (t % 5000 === 0) {
         const m = process.memoryUsage()
@@ -362,6 +375,8 @@ const runCluster = (
       )
     }
     const heapUsedMB = heapMB()
+    const snapshotFile = arg("heap-snapshot")
+    if (snapshotFile !== undefined) writeHeapSnapshot(snapshotFile)
     const usage = process.memoryUsage()
     const rssMB = usage.rss / 2 ** 20
     const result: Result = {
@@ -494,6 +509,7 @@ const parent = async () => {
         "--budget",
         String(Math.max(1, remaining - 2)),
         ...(phases ? [] : ["--no-phases"]),
+        ...(untilConverged ? ["--until-converged"] : []),
         ...(copyDatagrams ? ["--copy-datagrams"] : []),
         "--seed",
         String(seed)
@@ -503,7 +519,9 @@ const parent = async () => {
 
   printHeader("Simulated clusters (SimNetwork in virtual time)", [
     `setup: full Membership stack per node, compact codec, lan profile, SimNetwork defaults (1 ms latency, no loss),`,
-    `       Random.withSeed(${seed}); node i joins node-0 at t = i ms; run ${virtualMs / 1000} virtual s from t = 0; each size in`,
+    `       Random.withSeed(${seed}); node i joins node-0 at t = i ms; run ${
+      untilConverged ? `until converged, at most ${virtualMs / 1000}` : virtualMs / 1000
+    } virtual s from t = 0; each size in`,
     `       its own process (--expose-gc --heap-growing-percent=50), heap measured after a full GC at the end of the run;`,
     `       wall-clock budget ${budget} s. ${
       copyDatagrams

@@ -449,7 +449,13 @@ describe("CompactCodec: in memory (receivers read the messages senders encoded)"
     parts.forEach((p, i) => expect(p.slice()).toEqual(codec.encodeMessage(packetSamples[i]!)))
     for (const checksum of [false, true]) {
       const packet = mem.encodePacket(parts, { checksum })
-      expect(packet.slice()).toEqual(codec.encodePacket(packetSamples.map((m) => codec.encodeMessage(m)), { checksum }))
+      const wire = codec.encodePacket(packetSamples.map((m) => codec.encodeMessage(m)), { checksum })
+      // a blank of the datagram's length until copied: a copy, whole or in part, writes the bytes
+      expect(packet.length).toBe(wire.length)
+      expect(packet.every((b) => b === 0)).toBe(true)
+      expect(packet.slice()).toEqual(wire)
+      expect(packet.slice(3, 40)).toEqual(wire.slice(3, 40))
+      expect(packet.subarray(5)).toEqual(wire.subarray(5))
       const read = mem.decodePacket(packet)
       expect(read).toEqual(codec.decodePacket(packet.slice()))
       // the messages themselves, not copies: nothing was decoded

@@ -42,8 +42,9 @@ export const CHECKSUM_HEADER_BYTES = 5
 /**
  * One part goes out as it is (the same array, no copy), several as a compound;
  * `checksum` wraps the result, which comes from `slabs` when given; `inMemory`
- * makes it a `BuiltPacket` that keeps its parts. Throws `RangeError` beyond 255
- * parts or for a part over 65535 bytes, which no datagram can hold anyway.
+ * makes it a `BuiltPacket` that keeps its parts, and writes its bytes only when it
+ * is copied. Throws `RangeError` beyond 255 parts or for a part over 65535 bytes,
+ * which no datagram can hold anyway.
  */
 export const encodePacket = (
   parts: ReadonlyArray<Uint8Array>,
@@ -69,10 +70,11 @@ export const encodePacket = (
     }
   }
   const size = head + body
-  const make = inMemory
-    ? (buffer: ArrayBuffer, offset: number, n: number) => new BuiltPacket(buffer, offset, n, parts)
-    : plainView
-  const out = slabs === undefined ? make(new ArrayBuffer(size), 0, size) : slabs.allocateWith(size, make)
+  if (inMemory) {
+    const blank = BuiltPacket.blank(size, parts, checksum)
+    if (blank !== undefined) return blank
+  }
+  const out = slabs === undefined ? new Uint8Array(size) : slabs.allocate(size)
   if (n === 1) out.set(parts[0]!, head)
   else {
     out[head] = MessageType.compound
@@ -98,6 +100,8 @@ export const encodePacket = (
   return out
 }
 
+BuiltPacket.write = (parts, checksum) => encodePacket(parts, checksum)
+
 /**
  * Carves datagrams out of 64 KiB slabs, as Node's `Buffer` pool does: one allocation
  * outside V8's heap per forty-odd datagrams instead of one each, all of one size, so that
@@ -108,18 +112,14 @@ export class Slabs {
   private slab = new ArrayBuffer(0)
   private used = 0
 
+  /** `n` bytes over a slab (or over a buffer of their own, when large). */
   allocate(n: number): Uint8Array {
-    return this.allocateWith(n, plainView)
-  }
-
-  /** `n` bytes as the array `make` makes over a slab (or over a buffer of their own, when large). */
-  allocateWith<T extends Uint8Array>(n: number, make: (buffer: ArrayBuffer, offset: number, n: number) => T): T {
-    if (n > SLAB_BYTES / 8) return make(new ArrayBuffer(n), 0, n)
+    if (n > SLAB_BYTES / 8) return new Uint8Array(n)
     if (this.used + n > this.slab.byteLength) {
       this.slab = new ArrayBuffer(SLAB_BYTES)
       this.used = 0
     }
-    const out = make(this.slab, this.used, n)
+    const out = new Uint8Array(this.slab, this.used, n)
     // the next one starts 8-aligned, as a separate allocation would
     this.used += (n + 7) & ~7
     return out
@@ -127,8 +127,6 @@ export class Slabs {
 }
 
 const SLAB_BYTES = 64 * 1024
-
-const plainView = (buffer: ArrayBuffer, offset: number, n: number) => new Uint8Array(buffer, offset, n)
 
 /** Decodes one message filling `[start, end)` exactly, with `r` (reset to that range). */
 const decodePart = (
