@@ -205,7 +205,6 @@ export class BroadcastQueue {
     this.count += to - from
   }
 
-  /** Drops everything (a node shutting down), reporting each waiter as finished. */
   /**
    * Reports every waited-for broadcast as finished while it stays queued: there is nobody to
    * send it to, and whoever comes (back) hears it from the queue.
@@ -215,6 +214,7 @@ export class BroadcastQueue {
     this.notifies.clear()
   }
 
+  /** Drops everything (a node shutting down), reporting each waiter as finished. */
   clear(): void {
     for (const tier of this.tiers) tier.forEach((slot) => this.finish(slot))
     for (const slot of this.held) {
