@@ -275,15 +275,18 @@ export const makeNode = (
       if (options.intercept === undefined || !options.intercept(message)) messages.publish(message)
     }
     /** For the actor only: the counters as they are between two inputs. */
-    const statsNow = (): NodeStats => ({
-      ...counters,
-      ...core.stats(),
-      tableBytes: core.footprint.table,
-      queueBytes: core.footprint.queue,
-      eventsDropped: events.dropped,
-      messagesDropped: messages.dropped,
-      tablesSkipped: members.dropped
-    })
+    const statsNow = (): NodeStats => {
+      const footprint = core.footprint
+      return {
+        ...counters,
+        ...core.stats(),
+        tableBytes: footprint.table,
+        queueBytes: footprint.queue,
+        eventsDropped: events.dropped,
+        messagesDropped: messages.dropped,
+        tablesSkipped: members.dropped
+      }
+    }
 
     const call = <A>(f: (core: NodeCore, now: number) => A): Effect.Effect<A> =>
       Effect.flatMap(Deferred.make<A>(), (deferred) =>
