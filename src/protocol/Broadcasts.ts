@@ -12,9 +12,10 @@
  * its middle moves one block, not half the tier.
  *
  * Storage is by column (an item is a slot in typed arrays; a tier is sorted
- * blocks of slots), about 30 bytes an item besides the bytes themselves, which
- * are shared when the encoder hands out shared bytes: a node just after joining
- * a cluster of ten thousand queues ten thousand alives.
+ * blocks of slots), besides the bytes themselves, which are shared when the
+ * encoder hands out shared bytes: about 30 bytes an item at the least, 50 to 60
+ * with the tiers' blocks part full and growth room (ten thousand items queued).
+ * A node just after joining a cluster of ten thousand queues ten thousand alives.
  */
 
 import { Blocks } from "./Blocks.ts"
