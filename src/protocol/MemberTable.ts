@@ -124,6 +124,14 @@ export class MemberTable {
     return this.rows[id * ROW + INCARNATION]! >>> 0
   }
 
+  /**
+   * Whether the member whose name has directory id `id` is in the table announcing exactly
+   * `announcement`, at `incarnation` or a later one: an alive saying so changes nothing.
+   */
+  holds(id: number, announcement: number, incarnation: number): boolean {
+    return this.slotOfId(id) >= 0 && this.announcementOf(id) === announcement && incarnation <= this.incarnationOf(id)
+  }
+
   /** The state, numbered as on the wire (`WireState`). */
   state(slot: number): WireState {
     return this.stateOf(this.ids[slot]!)

@@ -313,11 +313,7 @@ export class NodeCore {
               // incarnation we know, of a member we do not hold dead: `aliveNode` would change
               // nothing, ourselves included (an echo), so the entry is not even read.
               const id = remote.nameId(i)
-              const slot = t.slotOfId(id)
-              if (
-                slot >= 0 && remote.incarnation(i) <= t.incarnationOf(id) && t.stateOf(id) !== WireState.dead &&
-                t.announcementId(slot) === announced
-              ) continue
+              if (t.holds(id, announced, remote.incarnation(i)) && t.stateOf(id) !== WireState.dead) continue
             }
             const r = remote.nodes[i]!
             const id = announced >= 0 ? this.directory.nameOfAnnouncement(announced) : this.directory.idOf(r.name)
@@ -431,6 +427,10 @@ export class NodeCore {
     announced = this.directory.announcementOf(a)
   ): void {
     const t = this.table
+    // An alive we hold word for word (we admitted this very announcement, so its versions and
+    // metadata passed), at an incarnation we know: gossip repeats each alive many times, and
+    // this decides a repeat without reading the message further, ourselves included (an echo).
+    if (announced >= 0 && !bootstrap && t.holds(this.directory.nameOfAnnouncement(announced), announced, a.incarnation)) return
     const isLocal = a.node === this.name
     if (this.leaving && isLocal) return
     // Only exactly six sane version bytes: shorter ones crash memberlist peers, missing ones
