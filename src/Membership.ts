@@ -2,7 +2,7 @@
  * The `Membership` service: who is in the cluster, as a stream; what happens to
  * them, as typed events; and the operations a node performs on the cluster.
  */
-import { Context, Effect, Layer, Result, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Result, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Channel } from "./channel/Channel.ts"
 import { ChannelError, openChannel as openChannelOn } from "./channel/Channel.ts"
@@ -54,9 +54,8 @@ export interface MembershipShape {
    * Leaves gracefully: announces it and waits (up to `leaveTimeout`) until the
    * announcement has been gossiped, or until no live member is left to tell (the others
    * left meanwhile). The node keeps answering probes until its scope closes.
-   * Gossiped means handed to the transport: over WebSocket a peer's connection may still be
-   * dialing, so keep the node up a moment (serf waits 1 s, as `gossip agent` does) before
-   * closing its scope.
+   * Gossiped means sent: over WebSocket, where a peer's connection may still be dialing, it
+   * also waits (within the same timeout) until the transport has written out what it queued.
    */
   readonly leave: Effect.Effect<void, BroadcastTimeoutError>
   /** Replaces this node's metadata (new incarnation, broadcast) and waits for the broadcast. */
@@ -189,8 +188,14 @@ export class Membership extends Context.Service<Membership, MembershipShape>()("
         })
 
       const leave = Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
         const notify = yield* node.leave
         if (notify !== undefined) yield* waitBroadcast(notify, config.leaveTimeout, "leave")
+        // gossiped is handed to the transport: what it still queues (a connection being dialed)
+        // leaves before the caller closes the node's scope, within what is left of the timeout
+        if (transport.flush === undefined) return
+        const left = config.leaveTimeout - ((yield* Clock.currentTimeMillis) - started)
+        if (left > 0) yield* Effect.timeoutOption(transport.flush, left)
       }).pipe(Effect.withSpan("Membership.leave"))
 
       const metaLimit = config.metaMaxSize - node.metaHeaderSize

@@ -58,6 +58,13 @@ export interface TransportShape {
    * the node then sends without running an effect per datagram. Returns the error, if any.
    */
   readonly sendPacketNow?: (to: string, bytes: Uint8Array) => TransportError | undefined
+  /**
+   * For transports that queue datagrams (a connection may still be dialing): completes once
+   * every datagram handed over so far has been written out, dropped, or lost with a connection
+   * that failed. A leaving node waits for it before its scope closes the transport. Transports
+   * whose sends leave at once (UDP) leave it out.
+   */
+  readonly flush?: Effect.Effect<void>
   /** Inbound datagrams, in arrival order (bounded; overflow is dropped and counted). */
   readonly packets: Queue.Dequeue<InboundPacket>
   /**

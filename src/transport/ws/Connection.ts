@@ -190,6 +190,7 @@ export class Connection implements StreamHost {
         const batch = flush ? taken.filter((f) => f !== FLUSH) : taken
         for (const frame of batch) self.counters.bytesSent += frame.length
         if (batch.length > 0) yield* link.write(batch as unknown as NonEmptyReadonlyArray<Uint8Array>)
+        self.outbound.settle(taken.length)
         if (flush) return self.end(self.closing!)
         // a peer that reads slowly holds our frames in the socket: wait instead of piling them up
         while (link.buffered() > HIGH_WATER) yield* Effect.sleep(10)

@@ -271,10 +271,16 @@ export const makeCore = Effect.fnUntraced(function*(options: CoreOptions) {
     }
   }
 
+  // every peer's datagrams so far written out, or given up with a dial that failed
+  const flush = Effect.suspend(() =>
+    Effect.forEach([...peers.values()], (peer) => peer.conn.outbound.settled, { concurrency: "unbounded", discard: true })
+  )
+
   const transport: TransportShape = {
     advertise,
     maxPacketSize: MAX_PACKET_SIZE,
     sendPacket,
+    flush,
     packets,
     dial,
     streams,

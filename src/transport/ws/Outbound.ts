@@ -4,6 +4,10 @@
  * so that lane has no cap. Datagrams may be lost, like UDP: their lane holds
  * `capacity` and, when full, drops the oldest (the newest gossip and acks are
  * the ones still worth sending), counting each drop.
+ *
+ * It also counts frames settled: written by the connection, dropped, or lost when it closed.
+ * `settled` completes once every frame queued before it is, which is how a leaving node knows
+ * that its last gossip left (or never will) rather than that it was only queued.
  */
 import { Effect } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
@@ -15,6 +19,11 @@ export class Outbound {
   private size = 0
   private waiter: ((batch: NonEmptyReadonlyArray<Uint8Array>) => void) | undefined
   private closed = false
+  /** Frames queued ever, and how many of them were written, dropped or lost. */
+  private pushed = 0
+  private done = 0
+  /** Who waits for `done` to reach a count, in the order they came (counts only grow). */
+  private readonly settling: Array<readonly [count: number, resume: () => void]> = []
   private readonly capacity: number
   private readonly onDrop: () => void
 
@@ -32,9 +41,11 @@ export class Outbound {
       this.head = (this.head + 1) % this.capacity
       this.size--
       this.onDrop()
+      this.settle(1)
     }
     this.ring[(this.head + this.size) % this.capacity] = frame
     this.size++
+    this.pushed++
     this.wake()
     return true
   }
@@ -43,9 +54,27 @@ export class Outbound {
   pushControl(frame: Uint8Array): boolean {
     if (this.closed) return false
     this.control.push(frame)
+    this.pushed++
     this.wake()
     return true
   }
+
+  /** `n` frames `take` handed out were written. */
+  settle(n: number): void {
+    this.done += n
+    while (this.settling.length > 0 && this.settling[0]![0] <= this.done) this.settling.shift()![1]()
+  }
+
+  /** Completes once every frame queued so far is settled: written, dropped, or lost at close. */
+  readonly settled: Effect.Effect<void> = Effect.callback((resume) => {
+    if (this.done >= this.pushed) return resume(Effect.void)
+    const entry = [this.pushed, () => resume(Effect.void)] as const
+    this.settling.push(entry)
+    return Effect.sync(() => {
+      const at = this.settling.indexOf(entry)
+      if (at >= 0) this.settling.splice(at, 1)
+    })
+  })
 
   /** Everything queued, control frames first; waits while both lanes are empty. */
   readonly take: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>> = Effect.callback((resume) => {
@@ -62,6 +91,8 @@ export class Outbound {
     this.ring.fill(undefined)
     this.size = 0
     this.control = []
+    // what was queued, or taken and not yet written, will not be written now
+    this.settle(this.pushed - this.done)
     return lost
   }
 

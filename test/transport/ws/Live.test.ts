@@ -9,7 +9,6 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { readFileSync } from "node:fs"
 import * as Https from "node:https"
 import { fileURLToPath } from "node:url"
-import { LEAVE_PROPAGATE_DELAY } from "../../../src/cli/Agent.ts"
 import type { GossipWebSocketOptions } from "../../../src/Gossip.ts"
 import { Gossip } from "../../../src/Gossip.ts"
 import type { MemberEvent } from "../../../src/MemberEvent.ts"
@@ -76,14 +75,12 @@ const allSee = (nodes: ReadonlyArray<LiveNode>, name: string, tag: "MemberFailed
   )
 
 /**
- * A graceful leave, then the scope closed. `leave` returns once the leave is handed to the
- * transport, where a peer's connection may still be dialing: the node stays up for serf's leave
- * propagate delay, as the agent does, so that the leave reaches everyone.
+ * A graceful leave, then the scope closed at once: `leave` returns when the leave has been
+ * written out, a connection still being dialed included.
  */
 const leaveAndStop = (node: LiveNode) =>
   Effect.gen(function*() {
     yield* node.membership.leave
-    yield* Effect.sleep(LEAVE_PROPAGATE_DELAY)
     yield* Scope.close(node.scope, Exit.void)
   })
 

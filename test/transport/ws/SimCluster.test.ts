@@ -95,6 +95,24 @@ describe("WebSocket clusters in virtual time", () => {
       for (const n of nodes.slice(0, 3)) assert.strictEqual((yield* n.membership.stats).decodeErrors, 0)
     })))
 
+  it.effect("a leave waiting on a connection still being dialed is written before leave returns", () =>
+    sim(Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const [a, b] = yield* startCluster("ws", 2)
+      yield* TestClock.adjust("3 seconds")
+      // a's connection to b is cut, and dialing b again takes 1.5 s: longer than the leave's
+      // four transmissions take to be handed over (two gossip rounds)
+      yield* network.partition([a!.address], [b!.address])
+      yield* network.heal()
+      yield* network.setLink(a!.address, b!.address, { latency: 1500 })
+      const started = yield* Clock.currentTimeMillis
+      yield* settle(a!.membership.leave)
+      assert.isAtLeast((yield* Clock.currentTimeMillis) - started, 1500)
+      yield* settle(Scope.close(a!.scope, Exit.void))
+      yield* TestClock.adjust("2 seconds")
+      assert.deepStrictEqual(yield* tableOf(b!), ["node-0=left", "node-1=alive"])
+    })))
+
   it.effect("a push/pull larger than 64 KiB (100 members, long names, 480-byte metadata) completes a join", () =>
     sim(Effect.gen(function*() {
       // uncompressed, so the answer is as large as the table

@@ -139,6 +139,39 @@ describe("WebSocket transport on simulated links", () => {
       assert.strictEqual(b.core.counters.packetsReceived, 0)
     })))
 
+  it.effect("flush completes once what was queued is written: when a slow dial opens, or when it fails", () =>
+    run(Effect.gen(function*() {
+      const network = yield* SimNetwork
+      const a = yield* node("10.3.0.1:7946", { connectTimeout: 1000 })
+      const b = yield* node("10.3.0.2:7946")
+      const c = yield* node("10.3.0.3:7946")
+      const flush = a.transport.flush!
+      // nothing queued: at once
+      yield* flush
+      // a dial to b takes 301 ms (300 there, 1 back); two datagrams wait on it
+      yield* network.setLink(a.address, b.address, { latency: 300 })
+      yield* a.transport.sendPacket(b.address, Uint8Array.of(1))
+      yield* a.transport.sendPacket(b.address, Uint8Array.of(2))
+      const flushing = yield* Effect.forkChild(flush)
+      yield* TestClock.adjust(300)
+      assert.isUndefined(flushing.pollUnsafe())
+      assert.strictEqual(yield* until(() => flushing.pollUnsafe() !== undefined), 301)
+      // written at 301, they arrive 300 ms later
+      assert.strictEqual(yield* until(() => Queue.sizeUnsafe(b.transport.packets) === 2), 601)
+      // a dial that fails settles what waited on it: dropped, counted, and flush completes
+      yield* network.crash(c.address)
+      yield* a.transport.sendPacket(c.address, Uint8Array.of(3))
+      const started = yield* now
+      const failing = yield* Effect.forkChild(flush)
+      assert.strictEqual((yield* until(() => failing.pollUnsafe() !== undefined)) - started, 1000)
+      assert.strictEqual(a.core.counters.packetsDropped, 1)
+      // an open connection's datagrams are written at once
+      yield* a.transport.sendPacket(b.address, Uint8Array.of(4))
+      const open = yield* Effect.forkChild(flush)
+      yield* Effect.yieldNow
+      assert.isDefined(open.pollUnsafe())
+    })))
+
   it.effect("a 1 MiB stream each way flows within its credit window, intact", () =>
     run(Effect.gen(function*() {
       const a = yield* node("10.3.0.1:7946", { streamWindow: 64 * 1024 })

@@ -70,6 +70,39 @@ describe("outbound queue", () => {
       assert.isFalse(q.pushPacket(bytes(7)))
       assert.isFalse(q.pushControl(bytes(8)))
     })))
+
+  it.effect("settled waits for every frame queued before it: written, dropped when full, or lost at close", () =>
+    Effect.gen(function*() {
+      const q = new Outbound(2, () => {})
+      const isDone = (f: Fiber.Fiber<void>) => f.pollUnsafe() !== undefined
+      yield* q.settled
+      q.pushPacket(bytes(1))
+      q.pushControl(bytes(2))
+      // each waiter starts (and counts what is queued) before anything else happens
+      const first = yield* Effect.forkChild(q.settled)
+      yield* Effect.yieldNow
+      const batch = yield* q.take
+      q.pushPacket(bytes(3))
+      const second = yield* Effect.forkChild(q.settled)
+      yield* Effect.yieldNow
+      assert.isFalse(isDone(first))
+      // the writer wrote what it took: the frames queued before `first`, not `second`'s
+      q.settle(batch.length)
+      yield* Effect.yieldNow
+      assert.isTrue(isDone(first))
+      assert.isFalse(isDone(second))
+      // 4 and 5 push 3 out of the full lane: it is settled, they are not
+      q.pushPacket(bytes(4))
+      q.pushPacket(bytes(5))
+      yield* Effect.yieldNow
+      assert.isTrue(isDone(second))
+      const third = yield* Effect.forkChild(q.settled)
+      yield* Effect.yieldNow
+      assert.isFalse(isDone(third))
+      assert.strictEqual(q.close(), 2)
+      yield* Effect.yieldNow
+      assert.isTrue(isDone(third))
+    }))
 })
 
 describe("stream credit", () => {
