@@ -201,7 +201,9 @@ export class MemberTable {
     if (id >= 0) this.directory.retainId(id)
     else id = this.directory.retainName(alive.node)
     const slot = this.count
-    if (slot === this.ids.length) this.growSlots()
+    // Room for every name the directory holds: a table lists no other. A directory shared by a
+    // simulated cluster names everyone early on, so each table grows once, not a dozen times.
+    if (slot === this.ids.length) this.growSlots(this.directory.nameCount)
     if (id * ROW >= this.rows.length) this.growRows(this.directory.nameCapacity)
     this.ids[slot] = id
     const announcement = this.retainAnnouncement(id, alive, knownAnnouncement)
