@@ -215,6 +215,16 @@ export class NodeCore {
     return this.dissemination.queued
   }
 
+  /**
+   * Whether `message` is an alive the table holds word for word, which `handlePacket` would
+   * drop unread (see `aliveNode`). Reads the message's ids and one table row, nothing else.
+   */
+  repeats(message: PacketMessage): boolean {
+    if (message._tag !== "Alive") return false
+    const announced = this.directory.announcementOf(message)
+    return announced >= 0 && this.table.holds(this.directory.nameOfAnnouncement(announced), announced, message.incarnation)
+  }
+
   /** Handles one decoded message that arrived in a datagram from `from`. */
   handlePacket(from: string, message: PacketMessage, now: number): void {
     switch (message._tag) {

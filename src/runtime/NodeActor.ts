@@ -575,16 +575,35 @@ export const makeNode = (
     }
     const flush = (): Effect.Effect<void> => carryOut() ?? Effect.void
 
-    /** Hands a datagram's messages to the core one by one: a defect costs only its own message. */
+    // Per message of the datagram in hand: 1 when it repeats what the table holds.
+    let repeated = new Uint8Array(64)
+
+    /**
+     * Hands a datagram's messages to the core one by one: a defect costs only its own message.
+     * Repeats are picked out first, in a loop that only reads: a simulated cluster hears each
+     * alive thousands of times, and each look is a cache miss the processor can overlap with
+     * the next ones only when nothing else runs between them. Handling a message never makes a
+     * later one of the datagram stop being a repeat (a table's rows only move forward).
+     */
     const handleMessages = (
       from: string,
       messages: ReadonlyArray<PacketMessage>,
       now: number,
       defects: Array<readonly [string, unknown]>
     ): void => {
-      for (const message of messages) {
+      const n = messages.length
+      if (n > repeated.length) repeated = new Uint8Array(Math.max(n, repeated.length * 2))
+      try {
+        for (let i = 0; i < n; i++) repeated[i] = core.repeats(messages[i]!) ? 1 : 0
+      } catch {
+        // whatever went wrong shows again, message by message, below
+        repeated.fill(0, 0, n)
+      }
+      for (let i = 0; i < n; i++) {
+        const message = messages[i]!
         if (isProbeTraffic(message)) pendingProbes--
         else pendingGossip--
+        if (repeated[i] === 1) continue
         try {
           core.handlePacket(from, message, now)
         } catch (defect) {
