@@ -34,9 +34,62 @@ export const validVsn = (vsn: Uint8Array | null): vsn is Uint8Array =>
 /** Refusals remembered (by member) so that gossip repeating an alive publishes it once. */
 const REFUSED_CAPACITY = 1024
 
+/**
+ * The versions every member of a combined cluster speaks (memberlist's `verifyProtocol`), and
+ * which current versions fall outside them. Members share a handful of version vectors (the
+ * directory's arrays, the decoder's): a vector that is the same array as the one before it
+ * changes nothing and is skipped. One per node, reused: a merge reads every entry twice.
+ */
+class VersionRange {
+  private maxPMin = 0
+  private minPMax = 255
+  private maxDMin = 0
+  private minDMax = 255
+  private widened: Uint8Array | null = null
+  /** The last vector found within the range: the same array again passes again. */
+  private passed: Uint8Array | null = null
+
+  reset(): void {
+    this.maxPMin = 0
+    this.minPMax = 255
+    this.maxDMin = 0
+    this.minDMax = 255
+    this.widened = null
+    this.passed = null
+  }
+
+  widen(v: Uint8Array): void {
+    if (v === this.widened) return
+    this.widened = v
+    this.maxPMin = Math.max(this.maxPMin, v[0]!)
+    this.minPMax = Math.min(this.minPMax, v[1]!)
+    this.maxDMin = Math.max(this.maxDMin, v[3]!)
+    this.minDMax = Math.min(this.minDMax, v[4]!)
+  }
+
+  /** The vector itself when its current protocol or delegate version is outside the range. */
+  outside(vsn: Uint8Array | null): Uint8Array | null | undefined {
+    if (vsn !== null && vsn === this.passed) return undefined
+    const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
+    const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
+    if (pCur < this.maxPMin || pCur > this.minPMax || dCur < this.maxDMin || dCur > this.minDMax) return vsn
+    this.passed = vsn
+    return undefined
+  }
+
+  describe(vsn: Uint8Array | null, name: string): string {
+    const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
+    const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
+    return pCur < this.maxPMin || pCur > this.minPMax
+      ? `node '${name}' protocol version (${pCur}) is incompatible: [${this.maxPMin}, ${this.minPMax}]`
+      : `node '${name}' delegate protocol version (${dCur}) is incompatible: [${this.maxDMin}, ${this.minDMax}]`
+  }
+}
+
 export class Versions {
   /** Our own `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
   readonly self: Uint8Array
+  private readonly range = new VersionRange()
   private readonly config: GossipConfigValues
   private readonly out: Outbox
   /** Members refused for their application, with the incarnation last refused (bounded). */
@@ -103,56 +156,27 @@ export class Versions {
     }
   }
 
-  /**
-   * memberlist's `verifyProtocol`: every version in the combined cluster within everyone's range.
-   * Members share a handful of version vectors (the directory's arrays, the decoder's): a
-   * vector the same array as the one before it changes nothing and is skipped.
-   */
+  /** memberlist's `verifyProtocol`: every version in the combined cluster within everyone's range. */
   verifyProtocol(remote: RemoteState, table: MemberTable): string | undefined {
-    let maxPMin = 0
-    let minPMax = 255
-    let maxDMin = 0
-    let minDMax = 255
-    let last: Uint8Array | null = null
-    const widen = (v: Uint8Array) => {
-      if (v === last) return
-      last = v
-      maxPMin = Math.max(maxPMin, v[0]!)
-      minPMax = Math.min(minPMax, v[1]!)
-      maxDMin = Math.max(maxDMin, v[3]!)
-      minDMax = Math.min(minDMax, v[4]!)
-    }
+    const range = this.range
+    range.reset()
     for (let i = 0; i < remote.length; i++) {
       if (remote.state(i) !== WireState.alive) continue
       const vsn = remote.vsn(i)
-      if (vsn !== null && vsn.length >= 6) widen(vsn)
+      if (vsn !== null && vsn.length >= 6) range.widen(vsn)
     }
     for (let slot = 0; slot < table.size; slot++) {
-      if (table.state(slot) === WireState.alive) widen(table.vsn(slot))
-    }
-    // the last vector found within the range: the same array again passes again
-    let passed: Uint8Array | null = null
-    const incompatible = (vsn: Uint8Array | null): ((name: string) => string) | undefined => {
-      if (vsn !== null && vsn === passed) return undefined
-      const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
-      const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
-      if (pCur < maxPMin || pCur > minPMax) {
-        return (name) => `node '${name}' protocol version (${pCur}) is incompatible: [${maxPMin}, ${minPMax}]`
-      }
-      if (dCur < maxDMin || dCur > minDMax) {
-        return (name) => `node '${name}' delegate protocol version (${dCur}) is incompatible: [${maxDMin}, ${minDMax}]`
-      }
-      passed = vsn
-      return undefined
+      if (table.state(slot) === WireState.alive) range.widen(table.vsn(slot))
     }
     for (let i = 0; i < remote.length; i++) {
-      const bad = incompatible(remote.vsn(i))
-      if (bad !== undefined) return bad(remote.name(i))
+      const bad = range.outside(remote.vsn(i))
+      if (bad !== undefined) return range.describe(bad, remote.name(i))
     }
     for (let slot = 0; slot < table.size; slot++) {
-      const bad = incompatible(table.vsn(slot))
-      if (bad !== undefined) return bad(table.name(slot))
+      const bad = range.outside(table.vsn(slot))
+      if (bad !== undefined) return range.describe(bad, table.name(slot))
     }
     return undefined
   }
+
 }
