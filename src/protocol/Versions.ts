@@ -178,5 +178,4 @@ export class Versions {
     }
     return undefined
   }
-
 }
