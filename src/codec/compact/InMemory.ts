@@ -63,16 +63,28 @@ export class BuiltPacket extends Uint8Array {
 
   /** A blank of `length` bytes for `parts`, when a datagram that long can be one. */
   static blank(length: number, parts: ReadonlyArray<Uint8Array>, checksum: boolean): BuiltPacket | undefined {
-    return length <= BLANK.byteLength ? new BuiltPacket(length, parts, checksum) : undefined
+    return length <= BLANK.byteLength ? new BuiltPacket(length, parts, checksum, carried(parts)) : undefined
   }
 
   readonly parts: ReadonlyArray<Uint8Array>
   readonly checksum: boolean
+  /**
+   * The parts' messages, when every part is an `EncodedMessage`. Gathered by the sender, which
+   * has just read each part for its length: its receiver then reads the messages without
+   * touching the parts, one cache miss a message fewer where a simulated cluster spends most.
+   */
+  readonly messages: ReadonlyArray<PacketMessage> | undefined
 
-  private constructor(length: number, parts: ReadonlyArray<Uint8Array>, checksum: boolean) {
+  private constructor(
+    length: number,
+    parts: ReadonlyArray<Uint8Array>,
+    checksum: boolean,
+    messages: ReadonlyArray<PacketMessage> | undefined
+  ) {
     super(BLANK, 0, length)
     this.parts = parts
     this.checksum = checksum
+    this.messages = messages
   }
 
   /** The datagram's bytes, `[start, end)` of them, in an array of their own. */
@@ -84,4 +96,14 @@ export class BuiltPacket extends Uint8Array {
   override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
     return this.slice().subarray(begin, end)
   }
+}
+
+/** The messages of `parts`, when each is an `EncodedMessage`; else undefined. */
+const carried = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<PacketMessage> | undefined => {
+  const messages: Array<PacketMessage> = []
+  for (const part of parts) {
+    if (!(part instanceof EncodedMessage)) return undefined
+    messages.push(part.message)
+  }
+  return messages
 }

@@ -186,6 +186,8 @@ const decodeCompound = (
   if (at < end) errors.push(error("Malformed", `${end - at} trailing bytes after compound`))
 }
 
+const NO_ERRORS: ReadonlyArray<DecodeError> = Object.freeze([])
+
 /**
  * The messages of a packet built from `parts`: those an in-memory codec encoded are read from
  * the part, any other part is decoded from its bytes.
@@ -211,7 +213,9 @@ const messagesOf = (parts: ReadonlyArray<Uint8Array>, interner: Interner | undef
  */
 export const decodePacket = (input: Uint8Array, interner?: Interner, inMemory = false): DecodedPacket => {
   if (inMemory) {
-    if (input instanceof BuiltPacket) return messagesOf(input.parts, interner)
+    if (input instanceof BuiltPacket) {
+      return input.messages !== undefined ? { messages: input.messages, errors: NO_ERRORS } : messagesOf(input.parts, interner)
+    }
     if (input instanceof EncodedMessage) return { messages: [input.message], errors: [] }
   }
   const bytes = asPlainBytes(input)
