@@ -165,8 +165,15 @@ export class Dissemination {
 
   /** Reports the broadcasts that finished since the last call (the shell wakes their waiters). */
   drainFinished(): void {
-    for (const notify of this.broadcasts.finished.splice(0)) this.ctx.out.push({ _tag: "BroadcastDone", notify })
-    for (const notify of this.userBroadcasts.finished.splice(0)) this.ctx.out.push({ _tag: "BroadcastDone", notify })
+    // called after every input: nothing allocated when nothing finished
+    this.report(this.broadcasts.finished)
+    this.report(this.userBroadcasts.finished)
+  }
+
+  private report(finished: Array<number>): void {
+    if (finished.length === 0) return
+    for (const notify of finished) this.ctx.out.push({ _tag: "BroadcastDone", notify })
+    finished.length = 0
   }
 
   /** Drops everything queued, giving queued names back to the directory. */

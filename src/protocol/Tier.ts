@@ -130,10 +130,10 @@ export class Tier {
         keys[upper * BLOCK + j] = keys[base + half + j]!
         slots[upper * BLOCK + j] = slots[base + half + j]!
       }
-      this.chunks.splice(b + 1, 0, upper)
-      this.counts.splice(b + 1, 0, BLOCK - half)
-      this.firsts.splice(b + 1, 0, keys[upper * BLOCK]!)
-      this.lasts.splice(b + 1, 0, this.lasts[b]!)
+      insertAt(this.chunks, b + 1, upper)
+      insertAt(this.counts, b + 1, BLOCK - half)
+      insertAt(this.firsts, b + 1, keys[upper * BLOCK]!)
+      insertAt(this.lasts, b + 1, this.lasts[b]!)
       this.counts[b] = half
       this.lasts[b] = keys[base + half - 1]!
       if (i > half) {
@@ -172,10 +172,10 @@ export class Tier {
     const last = --this.counts[block]!
     if (last === 0) {
       this.store.release(this.chunks[block]!)
-      this.chunks.splice(block, 1)
-      this.counts.splice(block, 1)
-      this.firsts.splice(block, 1)
-      this.lasts.splice(block, 1)
+      deleteAt(this.chunks, block)
+      deleteAt(this.counts, block)
+      deleteAt(this.firsts, block)
+      deleteAt(this.lasts, block)
       return
     }
     const { keys, slots } = this.store
@@ -237,10 +237,10 @@ export class Tier {
     // part j takes merged positions [start(j), start(j + 1)) into block b + j
     const start = (j: number) => Math.floor((j * total) / parts)
     for (let j = 1; j < parts; j++) {
-      this.chunks.splice(b + j, 0, this.store.allocate())
-      this.counts.splice(b + j, 0, start(j + 1) - start(j))
-      this.firsts.splice(b + j, 0, 0)
-      this.lasts.splice(b + j, 0, 0)
+      insertAt(this.chunks, b + j, this.store.allocate())
+      insertAt(this.counts, b + j, start(j + 1) - start(j))
+      insertAt(this.firsts, b + j, 0)
+      insertAt(this.lasts, b + j, 0)
     }
     const { keys, slots } = this.store
     const base = this.chunks[b]! * BLOCK
@@ -301,4 +301,19 @@ const lowerBound = (keys: Float64Array, base: number, n: number, key: number): n
     else hi = mid
   }
   return lo
+}
+
+/** `list.splice(at, 0, value)`, without the empty array `splice` returns: it runs per block moved. */
+const insertAt = (list: Array<number>, at: number, value: number): void => {
+  let i = list.length
+  list.push(value)
+  for (; i > at; i--) list[i] = list[i - 1]!
+  list[at] = value
+}
+
+/** `list.splice(at, 1)`, without the array of what it removed. */
+const deleteAt = (list: Array<number>, at: number): void => {
+  const last = list.length - 1
+  for (let i = at; i < last; i++) list[i] = list[i + 1]!
+  list.pop()
 }

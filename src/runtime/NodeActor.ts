@@ -668,7 +668,9 @@ export const makeNode = (
         const now = clock.currentTimeMillisUnsafe()
         handleAll(batch, now, defects)
         if (overflow.length > 0) handleAll(overflow.splice(0), now, defects)
-        for (const [tag, defect] of defects.splice(0)) yield* Effect.logError("input dropped after an internal error", tag, defect)
+        if (defects.length > 0) {
+          for (const [tag, defect] of defects.splice(0)) yield* Effect.logError("input dropped after an internal error", tag, defect)
+        }
         if (undecodable.length > 0) yield* logUndecodable
         yield* flush()
       }
