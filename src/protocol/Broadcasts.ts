@@ -150,35 +150,37 @@ export class BroadcastQueue {
    * `overhead` bytes per message, and counts one transmission for each.
    */
   take(overhead: number, limit: number, transmitLimit: number, maxCount: number = MAX_PARTS): Array<Uint8Array> {
-    const out: Array<Uint8Array> = []
     if (maxCount > MAX_PARTS) maxCount = MAX_PARTS
-    if (this.count === 0 || maxCount <= 0) return out
+    if (this.count === 0 || maxCount <= 0) return []
     const taken = this.taken
+    let n = 0
     let free = limit - overhead
-    for (let t = 0; t < this.tiers.length && free > 0 && out.length < maxCount; t++) {
+    for (let t = 0; t < this.tiers.length && free > 0 && n < maxCount; t++) {
       const tier = this.tiers[t]!
       let block = tier.blockCount
       let offset = 0
-      while (free > 0 && out.length < maxCount && tier.lastFitting(block, offset, free)) {
+      while (free > 0 && n < maxCount && tier.lastFitting(block, offset, free)) {
         block = tier.foundBlock
         offset = tier.foundOffset
         const slot = tier.at(block, offset)
         // Taken items leave their tier now and come back one tier up after the walk,
         // so that a single packet never carries the same broadcast twice.
         tier.removeAt(block, offset)
-        taken[out.length] = slot
-        out.push(this.bytes[slot]!)
+        taken[n++] = slot
         free -= overhead + this.lengths[slot]!
       }
     }
-    this.count -= out.length
+    // made to size: a packet keeps it (grown push by push, it took two or three arrays)
+    const out = new Array<Uint8Array>(n)
+    for (let k = 0; k < n; k++) out[k] = this.bytes[taken[k]!]!
+    this.count -= n
     // Taken tier by tier, each tier's best first: the ones not done go up a tier together,
     // gathered at the front of `taken` (never past where the walk reads).
     const keys = this.movedKeys
     let moved = 0
     let group = 0
     let to = -1
-    for (let k = 0; k < out.length; k++) {
+    for (let k = 0; k < n; k++) {
       const slot = taken[k]!
       const t = ++this.transmits[slot]!
       if (t >= transmitLimit) {

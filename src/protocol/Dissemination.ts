@@ -22,6 +22,8 @@ import * as Timer from "./Timer.ts"
 /** Application broadcasts remembered, to deliver and pass on each one once. */
 const SEEN_CAPACITY = 8192
 
+const NOTHING: ReadonlyArray<Uint8Array> = Object.freeze([])
+
 export interface DisseminationContext {
   readonly config: GossipConfigValues
   readonly table: MemberTable
@@ -188,7 +190,9 @@ export class Dissemination {
   }
 
   /** Broadcasts for one packet of `limit` bytes; `reserved` parts of the compound are already taken. */
-  private take(limit: number, reserved = 0): Array<Uint8Array> {
+  private take(limit: number, reserved = 0): ReadonlyArray<Uint8Array> {
+    // every ping and ack asks: nothing made when nothing is queued
+    if (this.broadcasts.size === 0 && this.userBroadcasts.size === 0) return NOTHING
     const overhead = this.ctx.budget.partOverhead
     const transmitLimit = retransmitLimit(this.ctx.config.retransmitMult, this.ctx.table.size)
     const parts = this.broadcasts.take(overhead, limit, transmitLimit, MAX_PARTS - reserved)

@@ -100,10 +100,9 @@ export class BuiltPacket extends Uint8Array {
 
 /** The messages of `parts`, when each is an `EncodedMessage`; else undefined. */
 const carried = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<PacketMessage> | undefined => {
-  const messages: Array<PacketMessage> = []
-  for (const part of parts) {
-    if (!(part instanceof EncodedMessage)) return undefined
-    messages.push(part.message)
-  }
+  for (const part of parts) if (!(part instanceof EncodedMessage)) return undefined
+  // made to size, as the packet keeps it
+  const messages = new Array<PacketMessage>(parts.length)
+  for (let i = 0; i < parts.length; i++) messages[i] = (parts[i] as EncodedMessage).message
   return messages
 }
