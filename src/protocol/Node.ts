@@ -216,8 +216,10 @@ export class NodeCore {
   }
 
   /**
-   * Whether `message` is an alive the table holds word for word, which `handlePacket` would
-   * drop unread (see `aliveNode`). Reads the message's ids and one table row, nothing else.
+   * Whether `message` is an alive the table holds word for word (we admitted this very
+   * announcement, so its versions and metadata passed), at an incarnation we know, ourselves
+   * included (an echo): `handlePacket` would change nothing. Reads the message's ids and one
+   * table row, nothing else; the actor drops such repeats unhandled, as merges skip such entries.
    */
   repeats(message: PacketMessage): boolean {
     if (message._tag !== "Alive") return false
@@ -437,10 +439,6 @@ export class NodeCore {
     announced = this.directory.announcementOf(a)
   ): void {
     const t = this.table
-    // An alive we hold word for word (we admitted this very announcement, so its versions and
-    // metadata passed), at an incarnation we know: gossip repeats each alive many times, and
-    // this decides a repeat without reading the message further, ourselves included (an echo).
-    if (announced >= 0 && !bootstrap && t.holds(this.directory.nameOfAnnouncement(announced), announced, a.incarnation)) return
     const isLocal = a.node === this.name
     if (this.leaving && isLocal) return
     // Only exactly six sane version bytes: shorter ones crash memberlist peers, missing ones

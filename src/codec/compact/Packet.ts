@@ -216,7 +216,7 @@ export const decodePacket = (input: Uint8Array, interner?: Interner, inMemory = 
     if (input instanceof BuiltPacket) {
       return input.messages !== undefined ? { messages: input.messages, errors: NO_ERRORS } : messagesOf(input.parts, interner)
     }
-    if (input instanceof EncodedMessage) return { messages: [input.message], errors: [] }
+    if (input instanceof EncodedMessage) return { messages: [input.message], errors: NO_ERRORS }
   }
   const bytes = asPlainBytes(input)
   const messages: Array<PacketMessage> = []
