@@ -3,11 +3,11 @@
  * topic, fed from the hub's totals once a second (never per message).
  */
 import { Effect } from "effect"
-import type { Metric } from "effect"
 import { counter, counterFeed } from "../runtime/Metrics.ts"
+import type { CounterSpec } from "../runtime/Metrics.ts"
 import type { Counter, TopicsStats } from "./Hub.ts"
 
-const topicCounters: ReadonlyArray<readonly [Counter, Metric.Counter<number>]> = [
+const topicCounters: ReadonlyArray<readonly [Counter, CounterSpec]> = [
   ["published", counter("gossip_topic_published", "Topic values published")],
   ["sent", counter("gossip_topic_sent", "Topic values sent to one member")],
   ["received", counter("gossip_topic_received", "Topic values received and decoded")],
