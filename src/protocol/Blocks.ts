@@ -6,7 +6,7 @@
  * serve the next (the join storm's items climb the tiers as one wave).
  */
 
-import { float64Column, grownColumn, int32Column } from "./Columns.ts"
+import { float64Column, grownColumn, int32Column, releaseColumn } from "./Columns.ts"
 
 /** Entries per chunk: the most slots a block holds. */
 export const BLOCK = 128
@@ -46,6 +46,8 @@ export class Blocks {
   /** Every chunk is free again (the queue emptied): a store that grew gives its arrays back. */
   reset(): void {
     if (this.capacity <= KEPT) return
+    releaseColumn(this.keys)
+    releaseColumn(this.slots)
     this.keys = float64Column(0)
     this.slots = int32Column(0)
     this.free.length = 0
@@ -54,8 +56,8 @@ export class Blocks {
 
   private grow(): void {
     const capacity = Math.max(2, Math.ceil(this.capacity * 1.5))
-    this.keys = grownColumn(this.keys, capacity * BLOCK, float64Column)
-    this.slots = grownColumn(this.slots, capacity * BLOCK, int32Column)
+    this.keys = grownColumn(this.keys, capacity * BLOCK)
+    this.slots = grownColumn(this.slots, capacity * BLOCK)
     // the lowest free chunk first: a store that stays small is used from its start
     for (let c = capacity - 1; c >= this.capacity; c--) this.free.push(c)
     this.capacity = capacity

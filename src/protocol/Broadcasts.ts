@@ -19,7 +19,7 @@
  */
 
 import { Blocks } from "./Blocks.ts"
-import { grownColumn, int32Column, uint16Column } from "./Columns.ts"
+import { grownColumn, int32Column, releaseColumn, uint16Column } from "./Columns.ts"
 import { Tier, tierKey } from "./Tier.ts"
 
 /** A compound counts its parts in one byte. */
@@ -283,10 +283,10 @@ export class BroadcastQueue {
     this.bytes.push(undefined)
     if (slot === this.lengths.length) {
       const size = Math.ceil(slot * 1.5)
-      this.lengths = grownColumn(this.lengths, size, uint16Column)
-      this.ids = grownColumn(this.ids, size, int32Column)
-      this.transmits = grownColumn(this.transmits, size, uint16Column)
-      this.keys = grownColumn(this.keys, size, int32Column)
+      this.lengths = grownColumn(this.lengths, size)
+      this.ids = grownColumn(this.ids, size)
+      this.transmits = grownColumn(this.transmits, size)
+      this.keys = grownColumn(this.keys, size)
     }
     return slot
   }
@@ -297,8 +297,15 @@ export class BroadcastQueue {
    */
   private shrink(): void {
     this.blocks.reset()
-    if (this.byKey.length > SMALL_KEYS) this.byKey = int32Column(0)
+    if (this.byKey.length > SMALL_KEYS) {
+      releaseColumn(this.byKey)
+      this.byKey = int32Column(0)
+    }
     if (this.bytes.length <= SMALL) return
+    releaseColumn(this.lengths)
+    releaseColumn(this.ids)
+    releaseColumn(this.transmits)
+    releaseColumn(this.keys)
     this.bytes = []
     this.free = []
     this.lengths = uint16Column(8)
@@ -310,7 +317,7 @@ export class BroadcastQueue {
 
   private growKeys(min: number): void {
     const size = Math.max(min, Math.ceil(this.byKey.length * 1.5), 8)
-    this.byKey = grownColumn(this.byKey, size, (n) => int32Column(n).fill(-1))
+    this.byKey = grownColumn(this.byKey, size, -1)
   }
 
   /** Gives the queued items ids 0, 1, … in their present order, which keeps every tier sorted. */

@@ -1,39 +1,46 @@
 /**
  * The typed arrays behind member tables, broadcast queues, tier blocks and the directory.
  *
- * They sit on `SharedArrayBuffer`s, though no other thread ever sees them. V8 counts the
- * memory of an ordinary `ArrayBuffer` as external to its heap and starts a full collection of
- * that heap whenever the count has grown by 64 MB since the last one. Columns live as long as
- * their node, hold no references and grow by copies: with ten thousand members in one process
- * they grow by gigabytes, and those collections, which find nothing to free in them, took a
- * quarter of the time. A shared buffer's memory is not counted; columns left behind by growth
- * are freed by the collections the heap makes anyway.
+ * A column grows by `ArrayBuffer.prototype.transfer`: its memory moves to a buffer of the new
+ * length (a `realloc`, in place when there is room) and the old buffer is detached, which
+ * frees its memory at once. A queue that empties frees its columns the same way
+ * (`releaseColumn`). Columns are made and dropped by the thousand while a cluster forms; left
+ * to the collector, they piled up until a full collection came, and malloc's heap kept the
+ * peak. A stale view of a grown or released column has length 0: it reads `undefined` and
+ * ignores writes, so code that keeps one fails loudly rather than reading old data.
  *
- * Up to `IN_HEAP_BYTES`, a plain typed array: V8 keeps one that small inside its heap, where
- * it costs a sixth of a shared buffer to make (an empty queue's columns come and go).
+ * V8 counts these buffers as external memory and starts a full collection whenever that
+ * count has grown by 64 MB since the last one. Since growth frees the old buffer, only the
+ * columns' net growth counts.
  */
 
-const IN_HEAP_BYTES = 64
+type Column = Int32Array | Uint32Array | Uint16Array | Float64Array
 
-export const int32Column = (length: number): Int32Array =>
-  length * 4 <= IN_HEAP_BYTES ? new Int32Array(length) : new Int32Array(new SharedArrayBuffer(length * 4))
+export const int32Column = (length: number): Int32Array => new Int32Array(length)
 
-export const uint32Column = (length: number): Uint32Array =>
-  length * 4 <= IN_HEAP_BYTES ? new Uint32Array(length) : new Uint32Array(new SharedArrayBuffer(length * 4))
+export const uint32Column = (length: number): Uint32Array => new Uint32Array(length)
 
-export const uint16Column = (length: number): Uint16Array =>
-  length * 2 <= IN_HEAP_BYTES ? new Uint16Array(length) : new Uint16Array(new SharedArrayBuffer(length * 2))
+export const uint16Column = (length: number): Uint16Array => new Uint16Array(length)
 
-export const float64Column = (length: number): Float64Array =>
-  length * 8 <= IN_HEAP_BYTES ? new Float64Array(length) : new Float64Array(new SharedArrayBuffer(length * 8))
+export const float64Column = (length: number): Float64Array => new Float64Array(length)
 
-/** A column of `length` made by `make` (one of the above), holding `column`'s entries first. */
+/** `column` grown to `length` entries, the new ones set to `fill`; `column` is left empty. */
 export const grownColumn = <A extends Int32Array | Uint16Array | Float64Array>(
   column: A,
   length: number,
-  make: (length: number) => A
+  fill = 0
 ): A => {
-  const out = make(length)
-  out.set(column as never)
+  const old = column.length
+  const make = column.constructor as new(buffer: ArrayBuffer) => A
+  const out = new make((column.buffer as ArrayBuffer).transfer(length * column.BYTES_PER_ELEMENT))
+  if (fill !== 0) out.fill(fill as never, old)
   return out
+}
+
+/**
+ * Frees `column`'s memory now; it is left empty. One of 64 bytes or less lives inside V8's
+ * heap (the collector frees it cheaply) and is left as it is.
+ */
+export const releaseColumn = (column: Column): void => {
+  if (column.byteLength > 64) (column.buffer as ArrayBuffer).transfer(0)
 }

@@ -489,14 +489,14 @@ export class Directory {
 
   private growRecords(min: number): void {
     const size = Math.max(min, Math.ceil(this.recordNames.length * 1.5))
-    this.rows = grownColumn(this.rows, size * ROW, int32Column)
-    this.recordNames = grownColumn(this.recordNames, size, int32Column)
-    this.generations = grownColumn(this.generations, size, int32Column)
+    this.rows = grownColumn(this.rows, size * ROW)
+    this.recordNames = grownColumn(this.recordNames, size)
+    this.generations = grownColumn(this.generations, size)
   }
 
   private growNames(min: number): void {
     const size = Math.max(min, Math.ceil(this.nameRefs.length * 1.5))
-    this.nameRefs = grownColumn(this.nameRefs, size, int32Column)
-    this.heads = grownColumn(this.heads, size, (n) => int32Column(n).fill(-1))
+    this.nameRefs = grownColumn(this.nameRefs, size)
+    this.heads = grownColumn(this.heads, size, -1)
   }
 }

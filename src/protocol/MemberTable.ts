@@ -424,15 +424,15 @@ export class MemberTable {
 
   private growSlots(min = 0): void {
     const size = Math.max(min, Math.ceil(this.ids.length * 1.5))
-    this.ids = grownColumn(this.ids, size, int32Column)
-    this.changes = grownColumn(this.changes, size, float64Column)
-    if (this.order !== undefined) this.order = grownColumn(this.order, size, int32Column)
+    this.ids = grownColumn(this.ids, size)
+    this.changes = grownColumn(this.changes, size)
+    if (this.order !== undefined) this.order = grownColumn(this.order, size)
   }
 
   /** Room for the rows of name ids below `min` at least (a new row reads as empty). */
   private growRows(min: number): void {
     const ids = Math.max(min, Math.ceil((this.rows.length / ROW) * 1.5), 8)
-    this.rows = grownColumn(this.rows, ids * ROW, int32Column)
+    this.rows = grownColumn(this.rows, ids * ROW)
   }
 }
 

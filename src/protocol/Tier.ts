@@ -12,8 +12,8 @@
  * one array rather than a block per step: with ten thousand queues in a process,
  * each block read is a cache miss.
  *
- * Moves within blocks are loops: on the shared buffers the store sits on (`Columns.ts`),
- * `copyWithin` takes about twice as long as a loop.
+ * Moves within blocks are loops of at most `BLOCK` entries, about as fast as `copyWithin`
+ * at that size.
  *
  * Positions are (block, offset) pairs. Blocks are never empty, so the position
  * just past an item and the start of the next block name the same place.
