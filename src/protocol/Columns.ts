@@ -1,46 +1,72 @@
 /**
  * The typed arrays behind member tables, broadcast queues, tier blocks and the directory.
  *
- * A column grows by `ArrayBuffer.prototype.transfer`: its memory moves to a buffer of the new
- * length (a `realloc`, in place when there is room) and the old buffer is detached, which
- * frees its memory at once. A queue that empties frees its columns the same way
- * (`releaseColumn`). Columns are made and dropped by the thousand while a cluster forms; left
- * to the collector, they piled up until a full collection came, and malloc's heap kept the
- * peak. A stale view of a grown or released column has length 0: it reads `undefined` and
- * ignores writes, so code that keeps one fails loudly rather than reading old data.
+ * Two kinds of buffer, by size. Below `SHARED_BYTES`, an ordinary `ArrayBuffer` that grows by
+ * `ArrayBuffer.prototype.transfer` (a `realloc`, in place when there is room) and is freed at
+ * once when it is replaced or released: columns are made and dropped by the thousand while a
+ * cluster forms, and left to the collector they piled up until a full collection came, with
+ * malloc's heap keeping the peak. A stale view of such a column has length 0: it reads
+ * `undefined` and ignores writes.
  *
- * V8 counts these buffers as external memory and starts a full collection whenever that
- * count has grown by 64 MB since the last one. Since growth frees the old buffer, only the
- * columns' net growth counts.
+ * From `SHARED_BYTES` on, a `SharedArrayBuffer`, though no other thread ever sees it. V8 counts
+ * an ordinary buffer's memory as external and starts a full collection of its heap whenever
+ * that count has grown by 64 MB since the last one. With ten thousand members in one process,
+ * the columns grow by gigabytes, and those collections, which found nothing to free in them,
+ * took more than half of the time. A shared buffer is not counted; one left behind by growth is
+ * freed by a collection the heap makes anyway. So only small columns count, and at most
+ * `SHARED_BYTES` each.
+ *
+ * Up to 64 bytes, V8 keeps a typed array inside its heap, where it is cheapest to make.
  */
 
 type Column = Int32Array | Uint32Array | Uint16Array | Float64Array
 
-export const int32Column = (length: number): Int32Array => new Int32Array(length)
+/** From this size on, a column sits on a shared buffer. */
+export const SHARED_BYTES = 32 * 1024
 
-export const uint32Column = (length: number): Uint32Array => new Uint32Array(length)
+const IN_HEAP_BYTES = 64
 
-export const uint16Column = (length: number): Uint16Array => new Uint16Array(length)
+const buffer = (bytes: number): ArrayBuffer | SharedArrayBuffer =>
+  bytes < SHARED_BYTES ? new ArrayBuffer(bytes) : new SharedArrayBuffer(bytes)
 
-export const float64Column = (length: number): Float64Array => new Float64Array(length)
+export const int32Column = (length: number): Int32Array =>
+  length * 4 <= IN_HEAP_BYTES ? new Int32Array(length) : new Int32Array(buffer(length * 4))
 
-/** `column` grown to `length` entries, the new ones set to `fill`; `column` is left empty. */
+export const uint32Column = (length: number): Uint32Array =>
+  length * 4 <= IN_HEAP_BYTES ? new Uint32Array(length) : new Uint32Array(buffer(length * 4))
+
+export const uint16Column = (length: number): Uint16Array =>
+  length * 2 <= IN_HEAP_BYTES ? new Uint16Array(length) : new Uint16Array(buffer(length * 2))
+
+export const float64Column = (length: number): Float64Array =>
+  length * 8 <= IN_HEAP_BYTES ? new Float64Array(length) : new Float64Array(buffer(length * 8))
+
+/** `column` grown to `length` entries, the new ones set to `fill`; `column` must not be used after. */
 export const grownColumn = <A extends Int32Array | Uint16Array | Float64Array>(
   column: A,
   length: number,
   fill = 0
 ): A => {
   const old = column.length
-  const make = column.constructor as new(buffer: ArrayBuffer) => A
-  const out = new make((column.buffer as ArrayBuffer).transfer(length * column.BYTES_PER_ELEMENT))
+  const bytes = length * column.BYTES_PER_ELEMENT
+  const make = column.constructor as new(buffer: ArrayBuffer | SharedArrayBuffer) => A
+  let out: A
+  if (bytes < SHARED_BYTES) {
+    out = new make((column.buffer as ArrayBuffer).transfer(bytes))
+  } else {
+    out = new make(new SharedArrayBuffer(bytes))
+    out.set(column as never)
+    releaseColumn(column)
+  }
   if (fill !== 0) out.fill(fill as never, old)
   return out
 }
 
 /**
- * Frees `column`'s memory now; it is left empty. One of 64 bytes or less lives inside V8's
- * heap (the collector frees it cheaply) and is left as it is.
+ * Frees `column`'s memory now if it sits on an ordinary buffer outside V8's heap, leaving it
+ * empty; a shared one waits for the collector.
  */
 export const releaseColumn = (column: Column): void => {
-  if (column.byteLength > 64) (column.buffer as ArrayBuffer).transfer(0)
+  const buffer = column.buffer
+  if (column.byteLength > IN_HEAP_BYTES && !(buffer instanceof SharedArrayBuffer)) buffer.transfer(0)
 }

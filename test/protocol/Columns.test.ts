@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest"
-import { float64Column, grownColumn, int32Column, releaseColumn, uint16Column } from "../../src/protocol/Columns.ts"
+import {
+  float64Column,
+  grownColumn,
+  int32Column,
+  releaseColumn,
+  SHARED_BYTES,
+  uint16Column
+} from "../../src/protocol/Columns.ts"
 
 describe("Columns", () => {
   it("are zeroed typed arrays of the asked length", () => {
@@ -33,19 +40,37 @@ describe("Columns", () => {
     expect([halves[39], halves[40]]).toEqual([7, 0])
   })
 
-  it("free their memory when grown or released, not at the next collection", () => {
+  it("below SHARED_BYTES, free their memory when grown or released, not at the next collection", () => {
+    const entries = SHARED_BYTES / 8 - 1
+    const columns = Array.from({ length: 512 }, () => int32Column(entries).fill(7))
     const before = process.memoryUsage().arrayBuffers
-    let column = int32Column(4 * 2 ** 20).fill(7)
-    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(16 * 2 ** 20)
-    column = grownColumn(column, 8 * 2 ** 20)
-    // the 16 MB column is gone: 32 MB held, not 48
-    const grown = process.memoryUsage().arrayBuffers - before
-    expect(grown).toBeGreaterThanOrEqual(32 * 2 ** 20)
-    expect(grown).toBeLessThan(40 * 2 ** 20)
-    expect(column[4 * 2 ** 20 - 1]).toBe(7)
-    releaseColumn(column)
-    expect(column.length).toBe(0)
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(2 ** 20)
+    const grown = columns.map((column) => grownColumn(column, entries * 2))
+    // each column moved to its grown buffer: 512 × 16 KB more held, not 512 × 32 KB
+    const growth = process.memoryUsage().arrayBuffers - before
+    expect(growth).toBeGreaterThanOrEqual(512 * entries * 4)
+    expect(growth).toBeLessThan(512 * entries * 4 * 1.5)
+    expect(grown[511]![entries - 1]).toBe(7)
+    for (const column of grown) releaseColumn(column)
+    expect(grown[0]!.length).toBe(0)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(-512 * entries * 3)
+  })
+
+  it("from SHARED_BYTES on, sit on shared buffers, which V8 does not count as external memory", () => {
+    // an ordinary buffer's growth counts, and each 64 MB of it starts a full collection
+    const before = process.memoryUsage()
+    const small = int32Column(SHARED_BYTES / 4 - 1).fill(5)
+    expect(small.buffer).toBeInstanceOf(ArrayBuffer)
+    const large = grownColumn(small, 16 * 2 ** 20, -1)
+    expect(large.buffer).toBeInstanceOf(SharedArrayBuffer)
+    expect(small.length).toBe(0)
+    expect([large[0], large[SHARED_BYTES / 4 - 2], large[SHARED_BYTES / 4 - 1], large[large.length - 1]]).toEqual([5, 5, -1, -1])
+    const after = process.memoryUsage()
+    expect(after.arrayBuffers - before.arrayBuffers).toBeGreaterThanOrEqual(64 * 2 ** 20)
+    expect(after.external - before.external).toBeLessThan(2 ** 20)
+    expect(float64Column(SHARED_BYTES / 8).buffer).toBeInstanceOf(SharedArrayBuffer)
+    // a shared column is left to the collector: a release keeps it whole
+    releaseColumn(large)
+    expect(large.length).toBe(16 * 2 ** 20)
   })
 
   it("of 64 bytes or less are left as they are by a release", () => {
