@@ -11,10 +11,10 @@
  * From `SHARED_BYTES` on, a `SharedArrayBuffer`, though no other thread ever sees it. V8 counts
  * an ordinary buffer's memory as external and starts a full collection of its heap whenever
  * that count has grown by 64 MB since the last one. With ten thousand members in one process,
- * the columns grow by gigabytes, and those collections, which found nothing to free in them,
- * took more than half of the time. A shared buffer is not counted; one left behind by growth is
- * freed by a collection the heap makes anyway. So only small columns count, and at most
- * `SHARED_BYTES` each.
+ * the columns grow by gigabytes, and those collections, which find nothing to free in them,
+ * took a quarter of the time and more. A shared buffer is not counted; one left behind by
+ * growth is freed by a collection the heap makes anyway. So only small columns count, and at
+ * most `SHARED_BYTES` each.
  *
  * Up to 64 bytes, V8 keeps a typed array inside its heap, where it is cheapest to make.
  */
