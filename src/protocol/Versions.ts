@@ -70,21 +70,31 @@ class VersionRange {
   /** The vector itself when its current protocol or delegate version is outside the range. */
   outside(vsn: Uint8Array | null): Uint8Array | null | undefined {
     if (vsn !== null && vsn === this.passed) return undefined
-    const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
-    const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
-    if (pCur < this.maxPMin || pCur > this.minPMax || dCur < this.maxDMin || dCur > this.minDMax) return vsn
+    if (!this.protocolFits(vsn) || !this.delegateFits(vsn)) return vsn
     this.passed = vsn
     return undefined
   }
 
+  /** Why `vsn`, found `outside`, is refused. */
   describe(vsn: Uint8Array | null, name: string): string {
-    const pCur = vsn !== null && vsn.length >= 6 ? vsn[2]! : 0
-    const dCur = vsn !== null && vsn.length >= 6 ? vsn[5]! : 0
-    return pCur < this.maxPMin || pCur > this.minPMax
-      ? `node '${name}' protocol version (${pCur}) is incompatible: [${this.maxPMin}, ${this.minPMax}]`
-      : `node '${name}' delegate protocol version (${dCur}) is incompatible: [${this.maxDMin}, ${this.minDMax}]`
+    return this.protocolFits(vsn)
+      ? `node '${name}' delegate protocol version (${current(vsn, 5)}) is incompatible: [${this.maxDMin}, ${this.minDMax}]`
+      : `node '${name}' protocol version (${current(vsn, 2)}) is incompatible: [${this.maxPMin}, ${this.minPMax}]`
+  }
+
+  private protocolFits(vsn: Uint8Array | null): boolean {
+    const p = current(vsn, 2)
+    return p >= this.maxPMin && p <= this.minPMax
+  }
+
+  private delegateFits(vsn: Uint8Array | null): boolean {
+    const d = current(vsn, 5)
+    return d >= this.maxDMin && d <= this.minDMax
   }
 }
+
+/** A vector's current protocol (at 2) or delegate (at 5) version; 0 when it is missing or short. */
+const current = (vsn: Uint8Array | null, at: 2 | 5): number => (vsn !== null && vsn.length >= 6 ? vsn[at]! : 0)
 
 export class Versions {
   /** Our own `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
