@@ -33,14 +33,16 @@ import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
 import { Clock, Context, Effect, Exit, Layer, Random, Scope, Stream } from "effect"
 import { Codec } from "../src/codec/Codec.ts"
+import type { CodecShape } from "../src/codec/Codec.ts"
 import { makeCompactCodec } from "../src/codec/CompactCodec.ts"
-import { GossipConfig } from "../src/Config.ts"
+import { GossipConfig, resolveConfig } from "../src/Config.ts"
 import { Membership } from "../src/Membership.ts"
 import type { MembershipShape } from "../src/Membership.ts"
 import type { MemberEvent } from "../src/MemberEvent.ts"
 import { SharedDirectory } from "../src/runtime/SharedDirectory.ts"
 import { Timers } from "../src/runtime/Timers.ts"
 import { SimNetwork } from "../src/transport/SimNetwork.ts"
+import { Transport } from "../src/transport/Transport.ts"
 import { mb, now, num, printHeader, secondsSince, table } from "./harness.ts"
 import { makeVirtualTime } from "./VirtualTime.ts"
 
@@ -139,7 +141,7 @@ const seed = Number(arg("seed") ?? 1)
 
 /** One compact codec for every node, counting the messages it hands over (two additions per packet). */
 const decoded = { messages: 0, alives: 0 }
-const countingCodec = Layer.succeed(Codec, (() => {
+const countingCodec: CodecShape = (() => {
   const codec = makeCompactCodec({ inMemory: !copyDatagrams })
   return {
     ...codec,
@@ -150,17 +152,25 @@ const countingCodec = Layer.succeed(Codec, (() => {
       return out
     }
   }
-})())
+})()
 
+/**
+ * One node: `Membership.layer` built on its own transport, configuration and the shared codec,
+ * given as services. Composed with `Layer.provide`, each node kept the scopes, finalizers and
+ * contexts of four layers for life: 13 scopes per node against 3, and 70 KB of heap per node
+ * at 1,000 nodes against 58.
+ */
 const startNode = (name: string, address: string) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const layer = Membership.layer.pipe(
-      Layer.provide(SimNetwork.transport(address)),
-      Layer.provide(countingCodec),
-      Layer.provide(GossipConfig.layer({ name }))
+    const network = yield* SimNetwork
+    const transport = yield* Scope.provide(network.bind(address), scope)
+    const config = yield* resolveConfig({ name })
+    const context = yield* Layer.buildWithScope(Membership.layer, scope).pipe(
+      Effect.provideService(Transport, transport),
+      Effect.provideService(GossipConfig, config),
+      Effect.provideService(Codec, countingCodec)
     )
-    const context = yield* Layer.buildWithScope(layer, scope)
     const node: SimNode = { name, address, membership: Context.get(context, Membership), scope }
     return node
   })
