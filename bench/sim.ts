@@ -455,6 +455,14 @@ const child = async (n: number, virtualMs: number, budgetSeconds: number, profil
  */
 const semiSpaceMB = (n: number): number => Math.min(32, Math.max(4, Math.round(n / 300)))
 
+/** The semi-space sizes of the runs: one figure when they are all the same. */
+const semiSpaces = (results: ReadonlyArray<Result>): string => {
+  const sizes = results.map((r) => semiSpaceMB(r.n))
+  return sizes.every((mb) => mb === sizes[0])
+    ? `${sizes[0] ?? semiSpaceMB(0)} MB`
+    : results.map((r, i) => `${sizes[i]} MB at ${num(r.n)}`).join(", ")
+}
+
 const runChild = (n: number, args: ReadonlyArray<string>): Promise<Result> =>
   new Promise((resolve, reject) => {
     const script = fileURLToPath(import.meta.url)
@@ -542,9 +550,7 @@ const parent = async () => {
     `       Random.withSeed(${seed}); node i joins node-0 at t = i ms; run ${
       untilConverged ? `until converged, at most ${virtualMs / 1000}` : virtualMs / 1000
     } virtual s from t = 0; each size in`,
-    `       its own process (--expose-gc --heap-growing-percent=50 --max-semi-space-size: ${
-      results.map((r) => `${semiSpaceMB(r.n)} MB at ${num(r.n)}`).join(", ")
-    }),`,
+    `       its own process (--expose-gc --heap-growing-percent=50, --max-semi-space-size ${semiSpaces(results)}),`,
     `       heap measured after a full GC at the end of the run;`,
     `       wall-clock budget ${budget} s. ${
       copyDatagrams
