@@ -455,11 +455,18 @@ const child = async (n: number, virtualMs: number, budgetSeconds: number, profil
  */
 const semiSpaceMB = (n: number): number => Math.min(32, Math.max(4, Math.round(n / 300)))
 
-/** The semi-space sizes of the runs: one figure when they are all the same. */
+/** A V8 flag this process was given (children inherit it), with its value. */
+const given = (flag: string): string | undefined =>
+  process.execArgv.find((a) => a === flag || a.startsWith(`${flag}=`))
+
+/** The semi-space size of a run of `n` nodes, in MB: as given to this process, else `semiSpaceMB`. */
+const semiSpaceOf = (n: number): number => Number(given("--max-semi-space-size")?.split("=")[1] ?? semiSpaceMB(n))
+
+/** The runs' semi-space sizes for the header: one figure when they are all the same. */
 const semiSpaces = (results: ReadonlyArray<Result>): string => {
-  const sizes = results.map((r) => semiSpaceMB(r.n))
+  const sizes = results.map((r) => semiSpaceOf(r.n))
   return sizes.every((mb) => mb === sizes[0])
-    ? `${sizes[0] ?? semiSpaceMB(0)} MB`
+    ? `${sizes[0] ?? semiSpaceOf(0)} MB`
     : results.map((r, i) => `${sizes[i]} MB at ${num(r.n)}`).join(", ")
 }
 
@@ -470,7 +477,6 @@ const runChild = (n: number, args: ReadonlyArray<string>): Promise<Result> =>
     // V8 lets the old space grow to about four times what survived the last full collection
     // before the next; 50 % keeps a 1,000-node run near 450 MB of RSS instead of 750, at no
     // measurable cost in time (both are in bench/README.md).
-    const given = (flag: string) => process.execArgv.some((a) => a.startsWith(flag))
     const heap = [
       ...(given("--max-old-space-size") ? [] : ["--max-old-space-size=11264"]),
       ...(given("--heap-growing-percent") ? [] : ["--heap-growing-percent=50"]),
@@ -550,7 +556,9 @@ const parent = async () => {
     `       Random.withSeed(${seed}); node i joins node-0 at t = i ms; run ${
       untilConverged ? `until converged, at most ${virtualMs / 1000}` : virtualMs / 1000
     } virtual s from t = 0; each size in`,
-    `       its own process (--expose-gc --heap-growing-percent=50, --max-semi-space-size ${semiSpaces(results)}),`,
+    `       its own process (--expose-gc ${given("--heap-growing-percent") ?? "--heap-growing-percent=50"}, --max-semi-space-size ${
+      semiSpaces(results)
+    }),`,
     `       heap measured after a full GC at the end of the run;`,
     `       wall-clock budget ${budget} s. ${
       copyDatagrams
