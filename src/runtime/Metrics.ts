@@ -10,6 +10,7 @@
  * nodes in one process that was 16 KB of heap per node.
  */
 import { Effect, Metric } from "effect"
+import type { Context } from "effect"
 import type { NodeStats } from "./NodeActor.ts"
 
 /** A counter that is only ever added to: its name and help text, a series per label set. */
@@ -21,23 +22,47 @@ export interface CounterSpec {
 export const counter = (name: string, description: string): CounterSpec => ({ name, description })
 
 /** The series of `spec` labelled with `attributes`. */
-export const counterSeries = (spec: CounterSpec, attributes: Record<string, string>): Metric.Counter<number> =>
+const counterSeries = (spec: CounterSpec, attributes: Record<string, string>): Metric.Counter<number> =>
   Metric.counter(spec.name, { description: spec.description, incremental: true, attributes })
+
+/**
+ * One counter series fed from a running total: each `feed` adds what the total grew by since the
+ * last. Made once the total has grown from zero, so a series appears once it has counted something.
+ */
+class FedCounter {
+  private readonly series: Metric.Counter<number>
+  private total = 0
+
+  constructor(spec: CounterSpec, attributes: Record<string, string>) {
+    this.series = counterSeries(spec, attributes)
+  }
+
+  feed(total: number, context: Context.Context<never>): void {
+    const delta = total - this.total
+    if (delta <= 0) return
+    this.total = total
+    this.series.updateUnsafe(delta, context)
+  }
+}
 
 /**
  * Feeds counter series from running totals: each call adds to the series (remembered under
  * `key`, with the attributes it was first given) what the total grew by since the previous call.
  */
 export const counterFeed = () => {
-  const fed = new Map<string, { series: Metric.Counter<number> | undefined; total: number }>()
+  const fed = new Map<string, FedCounter>()
+  const made = (key: string, spec: CounterSpec, attributes: Record<string, string>): FedCounter => {
+    const counter = new FedCounter(spec, attributes)
+    fed.set(key, counter)
+    return counter
+  }
   return (key: string, spec: CounterSpec, total: number, attributes: Record<string, string>): Effect.Effect<void> => {
-    let entry = fed.get(key)
-    if (entry === undefined) fed.set(key, entry = { series: undefined, total: 0 })
-    const delta = total - entry.total
-    if (delta <= 0) return Effect.void
-    entry.total = total
-    const series = entry.series ??= counterSeries(spec, attributes)
-    return Metric.update(series, delta)
+    if (total <= 0) return Effect.void
+    const counter = fed.get(key) ?? made(key, spec, attributes)
+    return Effect.withFiber((fiber) => {
+      counter.feed(total, fiber.context)
+      return Effect.void
+    })
   }
 }
 
@@ -73,8 +98,7 @@ export const nodeMetrics = (
   node: string
 ): (stats: NodeStats, gauges: { readonly members: number; readonly health: number }) => Effect.Effect<void> => {
   const attributes = { node }
-  const series: Array<Metric.Counter<number> | undefined> = counters.map(() => undefined)
-  const last = new Float64Array(counters.length)
+  const fed: Array<FedCounter | undefined> = counters.map(() => undefined)
   const members = gauge("gossip_members", "Members alive or suspect, self included", attributes)
   const health = gauge("gossip_health_score", "Lifeguard local health score (0 = healthy)", attributes)
   const tableBytes = gauge("gossip_member_table_bytes", "Bytes the member table's columns hold", attributes)
@@ -84,10 +108,8 @@ export const nodeMetrics = (
       const context = fiber.context
       for (let i = 0; i < counters.length; i++) {
         const [key, spec] = counters[i]!
-        const delta = stats[key] - last[i]!
-        if (delta <= 0) continue
-        last[i] = stats[key]
-        ;(series[i] ??= counterSeries(spec, attributes)).updateUnsafe(delta, context)
+        const total = stats[key]
+        if (total > 0) (fed[i] ??= new FedCounter(spec, attributes)).feed(total, context)
       }
       members.updateUnsafe(gauges.members, context)
       health.updateUnsafe(gauges.health, context)
