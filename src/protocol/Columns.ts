@@ -29,17 +29,22 @@ const IN_HEAP_BYTES = 64
 const buffer = (bytes: number): ArrayBuffer | SharedArrayBuffer =>
   bytes < SHARED_BYTES ? new ArrayBuffer(bytes) : new SharedArrayBuffer(bytes)
 
-export const int32Column = (length: number): Int32Array =>
-  length * 4 <= IN_HEAP_BYTES ? new Int32Array(length) : new Int32Array(buffer(length * 4))
+/** A zeroed column of `length` entries: in V8's heap up to `IN_HEAP_BYTES`, else on `buffer`. */
+const column = <A extends Column>(
+  Make: { new(length: number): A; new(buffer: ArrayBuffer | SharedArrayBuffer): A; readonly BYTES_PER_ELEMENT: number },
+  length: number
+): A => {
+  const bytes = length * Make.BYTES_PER_ELEMENT
+  return bytes <= IN_HEAP_BYTES ? new Make(length) : new Make(buffer(bytes))
+}
 
-export const uint32Column = (length: number): Uint32Array =>
-  length * 4 <= IN_HEAP_BYTES ? new Uint32Array(length) : new Uint32Array(buffer(length * 4))
+export const int32Column = (length: number): Int32Array => column(Int32Array, length)
 
-export const uint16Column = (length: number): Uint16Array =>
-  length * 2 <= IN_HEAP_BYTES ? new Uint16Array(length) : new Uint16Array(buffer(length * 2))
+export const uint32Column = (length: number): Uint32Array => column(Uint32Array, length)
 
-export const float64Column = (length: number): Float64Array =>
-  length * 8 <= IN_HEAP_BYTES ? new Float64Array(length) : new Float64Array(buffer(length * 8))
+export const uint16Column = (length: number): Uint16Array => column(Uint16Array, length)
+
+export const float64Column = (length: number): Float64Array => column(Float64Array, length)
 
 /** `column` grown to `length` entries, the new ones set to `fill`; `column` must not be used after. */
 export const grownColumn = <A extends Int32Array | Uint16Array | Float64Array>(
