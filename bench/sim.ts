@@ -459,29 +459,32 @@ const semiSpaceMB = (n: number): number => Math.min(32, Math.max(4, Math.round(n
 const given = (flag: string): string | undefined =>
   process.execArgv.find((a) => a === flag || a.startsWith(`${flag}=`))
 
-/** The semi-space size of a run of `n` nodes, in MB: as given to this process, else `semiSpaceMB`. */
-const semiSpaceOf = (n: number): number => Number(given("--max-semi-space-size")?.split("=")[1] ?? semiSpaceMB(n))
+/**
+ * The heap flags of a child running `n` nodes, each as given to this process or else ours.
+ * Room for 10,000 nodes (Node's default old space stops near 4 GB); the goal caps RSS at 12 GB.
+ * V8 lets the old space grow to about four times what survived the last full collection before
+ * the next; 50 % keeps a 1,000-node run near 450 MB of RSS instead of 750, at no measurable cost
+ * in time (both are in bench/README.md).
+ */
+const heapFlags = (n: number) => ({
+  oldSpace: given("--max-old-space-size") ?? "--max-old-space-size=11264",
+  growing: given("--heap-growing-percent") ?? "--heap-growing-percent=50",
+  semiSpace: given("--max-semi-space-size") ?? `--max-semi-space-size=${semiSpaceMB(n)}`
+})
 
-/** The runs' semi-space sizes for the header: one figure when they are all the same. */
+/** The runs' semi-space flags for the header: one when they are all the same. */
 const semiSpaces = (results: ReadonlyArray<Result>): string => {
-  const sizes = results.map((r) => semiSpaceOf(r.n))
-  return sizes.every((mb) => mb === sizes[0])
-    ? `${sizes[0] ?? semiSpaceOf(0)} MB`
-    : results.map((r, i) => `${sizes[i]} MB at ${num(r.n)}`).join(", ")
+  const flags = results.map((r) => heapFlags(r.n).semiSpace)
+  return flags.every((flag) => flag === flags[0])
+    ? flags[0] ?? heapFlags(0).semiSpace
+    : results.map((r, i) => `${flags[i]} at ${num(r.n)}`).join(", ")
 }
 
 const runChild = (n: number, args: ReadonlyArray<string>): Promise<Result> =>
   new Promise((resolve, reject) => {
     const script = fileURLToPath(import.meta.url)
-    // room for 10,000 nodes (Node's default old space stops near 4 GB); the goal caps RSS at 12 GB.
-    // V8 lets the old space grow to about four times what survived the last full collection
-    // before the next; 50 % keeps a 1,000-node run near 450 MB of RSS instead of 750, at no
-    // measurable cost in time (both are in bench/README.md).
-    const heap = [
-      ...(given("--max-old-space-size") ? [] : ["--max-old-space-size=11264"]),
-      ...(given("--heap-growing-percent") ? [] : ["--heap-growing-percent=50"]),
-      ...(given("--max-semi-space-size") ? [] : [`--max-semi-space-size=${semiSpaceMB(n)}`])
-    ]
+    // the given ones are in `execArgv` already
+    const heap = Object.values(heapFlags(n)).filter((flag) => !process.execArgv.includes(flag))
     const proc = spawn(process.execPath, [...process.execArgv, ...heap, "--expose-gc", script, ...args], {
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -556,9 +559,7 @@ const parent = async () => {
     `       Random.withSeed(${seed}); node i joins node-0 at t = i ms; run ${
       untilConverged ? `until converged, at most ${virtualMs / 1000}` : virtualMs / 1000
     } virtual s from t = 0; each size in`,
-    `       its own process (--expose-gc ${given("--heap-growing-percent") ?? "--heap-growing-percent=50"}, --max-semi-space-size ${
-      semiSpaces(results)
-    }),`,
+    `       its own process (--expose-gc ${heapFlags(0).growing} ${semiSpaces(results)}),`,
     `       heap measured after a full GC at the end of the run;`,
     `       wall-clock budget ${budget} s. ${
       copyDatagrams
